@@ -1,0 +1,327 @@
+"""``function``: rewrite a graph, schedule it once, and run it as straight-line Python.
+
+The schedule is turned into the source of one Python function, one line per
+node (``v7 = f7(v3, v5)``), with ``del`` after each value's last use so its
+buffer is freed early.  That is as lean as calling numpy by hand; a failure is
+mapped back from the line number to the node, its inputs' shapes and the place
+in the user's code where it was built.
+"""
+import itertools
+import warnings
+
+import numpy as np
+
+from .config import config
+from .graph import Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, toposort
+
+
+class ExecutionError(ValueError):
+    """A node failed at run time; the message names it, its input shapes and where it was built."""
+
+
+class UnusedInputError(ValueError):
+    """An input of ``function`` is not needed to compute the outputs."""
+
+
+class MissingInputError(ValueError):
+    """The outputs depend on a symbolic input that was not given to ``function``."""
+
+
+_counter = itertools.count()
+
+
+def _shape_str(value):
+    if isinstance(value, (np.ndarray, np.generic)):
+        return f"{value.dtype}{list(value.shape)}"
+    return type(value).__name__
+
+
+def describe_failure(node, values, exc):
+    ins = ", ".join(f"{v}: {_shape_str(val)}" for v, val in zip(node.inputs, values))
+    return (f"{node.op} failed: {type(exc).__name__}: {exc}\n  inputs: {ins}\n"
+            f"  node built at: {node.where()}")
+
+
+class Program:
+    """A scheduled graph: ``run(*input_values) -> tuple(output values)`` plus the data to explain failures."""
+
+    def __init__(self, inputs, outputs, shared=(), name="program"):
+        self.inputs = list(inputs)
+        self.shared = list(shared)
+        self.outputs = list(outputs)
+        self.nodes = toposort(self.outputs, stop_at=self.inputs + self.shared)
+        self.name = name
+        self.run = self._generate()
+
+    def _generate(self):
+        names, env = {}, {"_asarray": np.asarray}
+        args = []
+        for i, v in enumerate(self.inputs):
+            names[id(v)] = f"a{i}"
+            args.append(f"a{i}")
+        for i, v in enumerate(self.shared):
+            names[id(v)] = f"s{i}"
+            args.append(f"s{i}")
+        consts = 0
+
+        def name_of(v):
+            nonlocal consts
+            key = id(v)
+            if key not in names:
+                if isinstance(v, Constant):
+                    names[key] = f"k{consts}"
+                    env[f"k{consts}"] = v.data
+                    consts += 1
+                else:
+                    raise MissingInputError(f"{self.name}: the graph needs {v.describe()}, which was not given "
+                                            "as an input")
+            return names[key]
+
+        # last use of every variable, to free buffers right after it
+        last_use = {}
+        for pos, node in enumerate(self.nodes):
+            for v in node.inputs:
+                last_use[id(v)] = pos
+        keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
+        lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"]
+        self.line_of_node = {}
+        for pos, node in enumerate(self.nodes):
+            fn = f"f{pos}"
+            env[fn] = node.op.make_thunk(node)
+            ins = ", ".join(name_of(v) for v in node.inputs)
+            outs = []
+            for j, o in enumerate(node.outputs):
+                names[id(o)] = f"v{pos}_{j}"
+                outs.append(names[id(o)])
+            target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
+            self.line_of_node[len(lines) + 1] = pos
+            lines.append(f"    {target} = {fn}({ins})")
+            dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
+                    if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+        outs = [name_of(v) for v in self.outputs]
+        lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
+        self.source = "\n".join(lines)
+        code = compile(self.source, f"<minigraph {self.name}>", "exec")
+        exec(code, env)
+        return env["mg_" + _identifier(self.name)]
+
+    def explain(self, args, exc):
+        """Re-run node by node to find which node raised ``exc``; return an ExecutionError for it."""
+        values = {id(v): a for v, a in zip(self.inputs + self.shared, args)}
+        for node in self.nodes:
+            ins = [v.data if isinstance(v, Constant) else values[id(v)] for v in node.inputs]
+            try:
+                out = node.op.make_thunk(node)(*ins)
+            except Exception as inner:  # noqa: BLE001 - we re-raise with context
+                return ExecutionError(f"{self.name}: " + describe_failure(node, ins, inner))
+            for o, val in zip(node.outputs, out if _returns_tuple(node) else [out]):
+                values[id(o)] = val
+        return None
+
+    def run_checked(self, *args):
+        """Interpret node by node, checking every value against its static type and for NaN/Inf."""
+        values = {id(v): a for v, a in zip(self.inputs + self.shared, args)}
+        for node in self.nodes:
+            ins = [v.data if isinstance(v, Constant) else values[id(v)] for v in node.inputs]
+            try:
+                out = node.op.make_thunk(node)(*ins)
+            except Exception as inner:  # noqa: BLE001
+                raise ExecutionError(f"{self.name}: " + describe_failure(node, ins, inner)) from inner
+            for o, val in zip(node.outputs, out if _returns_tuple(node) else [out]):
+                _check_value(node, o, val, ins)
+                values[id(o)] = val
+        return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
+
+
+def _returns_tuple(node):
+    """Multi-output ops (and ops such as scan whose output count varies) return a tuple."""
+    return len(node.outputs) != 1 or node.op.nout is None
+
+
+def _check_value(node, var, val, ins):
+    arr = np.asarray(val)
+    problem = None
+    if arr.dtype.name != var.dtype:
+        problem = f"dtype {arr.dtype} but its type says {var.dtype}"
+    elif not var.type.accepts_shape(arr.shape):
+        problem = f"shape {arr.shape} but its static type says {var.type}"
+    elif arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        problem = "NaN or Inf values"
+    if problem:
+        ins_s = ", ".join(f"{v}: {_shape_str(x)}" for v, x in zip(node.inputs, ins))
+        raise ExecutionError(f"check: output {var.index} of {node.op} has {problem}\n  inputs: {ins_s}\n"
+                             f"  node built at: {node.where()}")
+
+
+def _identifier(name):
+    return "".join(c if c.isalnum() else "_" for c in name) or "program"
+
+
+def _fast_filter(var, allow_downcast):
+    """Validate one input value: a quick exact-type path, else the full conversion rules."""
+    t = var.type
+    dtype, ndim = np.dtype(t.dtype), t.ndim
+    what = f"input {var.name or '<unnamed>'}"
+    static = t.shape if any(s is not None for s in t.shape) else None
+
+    def check(value):
+        if type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim and (
+                static is None or t.accepts_shape(value.shape)):
+            return value
+        return t.filter(value, allow_downcast=allow_downcast, what=what)
+    return check
+
+
+class Function:
+    """A compiled callable; ``fn(*inputs)`` returns the outputs and applies ``updates`` after them."""
+
+    def __init__(self, inputs, outputs, updates=None, givens=None, allow_input_downcast=None,
+                 on_unused_input="raise", name=None, check=None, rewrite=None):
+        self.name = name or f"function_{next(_counter)}"
+        self.single = isinstance(outputs, Variable)
+        outputs = [] if outputs is None else ([outputs] if self.single else list(outputs))
+        outputs = [as_variable(o) for o in outputs]
+        inputs = list(inputs)
+        self._check_inputs(inputs)
+        updates = _normalize_updates(updates)
+        if givens:
+            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+            repl = {}
+            for old, new in pairs:
+                new = as_variable(new)
+                if not isinstance(old, Variable):
+                    raise TypeError(f"givens keys must be variables, got {type(old).__name__}")
+                if old.dtype != new.dtype or old.ndim != new.ndim:
+                    raise TypeError(f"givens: cannot replace {old.describe()} by {new.describe()}: "
+                                    "types differ (dtype and number of dimensions must match)")
+                repl[old] = new
+            replaced = clone_replace(outputs + [u for _, u in updates], repl)
+            outputs, new_updates = replaced[:len(outputs)], replaced[len(outputs):]
+            updates = [(s, u) for (s, _), u in zip(updates, new_updates)]
+        for s, u in updates:
+            _check_update(s, u)
+        all_outputs = outputs + [u for _, u in updates]
+        needed = graph_inputs(all_outputs)
+        needed_ids = {id(v) for v in needed}
+        given_ids = {id(v) for v in inputs}
+        for v in needed:
+            if v.owner is None and not isinstance(v, (Constant, SharedVariable)) and id(v) not in given_ids:
+                raise MissingInputError(
+                    f"{self.name}: the outputs depend on the input {v.describe()}, which is not in the inputs "
+                    "list; add it to inputs (or replace it with givens)")
+        unused = [v for v in inputs if id(v) not in needed_ids]
+        if unused and on_unused_input != "ignore":
+            msg = (f"{self.name}: input(s) {', '.join(v.describe() for v in unused)} are not used to compute the "
+                   "outputs; pass on_unused_input='ignore' (or 'warn') if this is intended")
+            if on_unused_input == "raise":
+                raise UnusedInputError(msg)
+            warnings.warn(msg, stacklevel=3)
+        shared = [v for v in needed if isinstance(v, SharedVariable)]
+        for s, _ in updates:
+            if all(s is not v for v in shared):
+                shared.append(s)
+        use_rewrites = (config.optimizer != "None") if rewrite is None else rewrite
+        if use_rewrites:
+            from .rewrite import rewrite_graph
+            all_outputs = rewrite_graph(all_outputs, inputs=inputs + shared)
+        self.inputs = inputs
+        self.outputs = all_outputs[:len(outputs)]
+        self.updates = [(s, u) for (s, _), u in zip(updates, all_outputs[len(outputs):])]
+        self.shared = shared
+        self.program = Program(inputs, all_outputs, shared, self.name)
+        self.maker = self  # Theano code reads fn.maker.fgraph
+        self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
+        self._containers = [s.container for s in shared]
+        self._update_containers = [s.container for s, _ in updates]
+        self._n_out = len(outputs)
+        self.check = config.check if check is None else check
+        self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
+
+    @staticmethod
+    def _check_inputs(inputs):
+        seen = set()
+        for i, v in enumerate(inputs):
+            if not isinstance(v, Variable):
+                raise TypeError(f"function inputs must be symbolic variables; input {i} is {type(v).__name__}")
+            if isinstance(v, (Constant, SharedVariable)) or v.owner is not None:
+                raise TypeError(f"input {i} ({v.describe()}) is not a free input: constants and shared variables "
+                                "are implicit, and computed variables can only be replaced with givens")
+            if id(v) in seen:
+                raise ValueError(f"input {v.describe()} is given twice")
+            seen.add(id(v))
+
+    @property
+    def fgraph(self):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = list(args) + [None] * (len(self.inputs) - len(args))
+            for k, val in kwargs.items():
+                if k not in self._names:
+                    raise TypeError(f"{self.name}: unknown input name {k!r}")
+                args[self._names[k]] = val
+        if len(args) != len(self.inputs):
+            names = ", ".join(v.describe() for v in self.inputs) or "none"
+            raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
+        vals = [f(a) for f, a in zip(self._filters, args)]
+        vals += [c.value for c in self._containers]
+        if self.check:
+            results = self.program.run_checked(*vals)
+        else:
+            try:
+                results = self.program.run(*vals)
+            except Exception as exc:  # noqa: BLE001 - re-raised with the node that failed
+                err = self.program.explain(vals, exc)
+                if err is None:
+                    raise
+                raise err from exc
+        n = self._n_out
+        for c, v in zip(self._update_containers, results[n:]):
+            c.value = v if type(v) is np.ndarray else np.asarray(v)
+        outs = [r if type(r) is np.ndarray and r.flags.writeable else np.array(r) for r in results[:n]]
+        return outs[0] if self.single else outs
+
+    def debugprint(self, file=None):
+        from .printing import debugprint
+        return debugprint(self, file=file)
+
+
+def _normalize_updates(updates):
+    if updates is None:
+        return []
+    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    out, seen = [], set()
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"updates must be (shared variable, new value) pairs, got {pair!r}")
+        s, u = pair
+        if not isinstance(s, SharedVariable):
+            raise TypeError(f"update target {s!r} is not a shared variable")
+        if id(s) in seen:
+            raise ValueError(f"shared variable {s} is updated twice")
+        seen.add(id(s))
+        out.append((s, as_variable(u)))
+    return out
+
+
+def _check_update(s, u):
+    if u.dtype != s.dtype:
+        raise TypeError(f"update of {s.describe()}: the new value {u.describe()} has dtype {u.dtype}; "
+                        f"cast it (T.cast(value, '{s.dtype}')) so the shared variable keeps its type")
+    if u.ndim != s.ndim or any(a is not None and b is not None and a != b for a, b in zip(s.type.shape, u.type.shape)):
+        raise TypeError(f"update of {s.describe()}: the new value {u.describe()} has a different shape")
+
+
+def function(inputs, outputs=None, updates=None, givens=None, allow_input_downcast=None,
+             on_unused_input="raise", name=None, mode=None, check=None, rewrite=None, no_default_updates=False):
+    """Compile ``outputs`` as a function of ``inputs`` (see ``Function``).
+
+    ``check=True`` validates every intermediate's shape and dtype and raises on
+    the first NaN/Inf; ``rewrite=False`` runs the graph exactly as built.
+    """
+    if mode is not None and str(mode).upper() in ("DEBUGMODE", "NANGUARDMODE") and check is None:
+        check = True
+    return Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)

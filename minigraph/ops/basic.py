@@ -1,0 +1,250 @@
+"""Ops that make, cast, measure or pass tensors through: cast, alloc, arange, shape,
+sum-to-shape (the gradient of broadcasting), and gradient-only ops."""
+import numpy as np
+
+from ..config import config
+from ..graph import Apply, Constant, Op, TensorType, Variable, as_variable, op
+from .elemwise import T
+
+
+def _int_scalar(v, what):
+    v = as_variable(v)
+    if v.ndim != 0 or np.dtype(v.dtype).kind not in "iub":
+        raise TypeError(f"{what} must be an integer scalar, got {v.describe()}")
+    return v
+
+
+def _const_int(v):
+    """The Python int value of a constant scalar (or the static size behind x.shape[i]), else None."""
+    if isinstance(v, Constant) and v.ndim == 0:
+        return int(v.data)
+    if v.owner is not None and isinstance(v.owner.op, ShapeI):
+        return v.owner.inputs[0].type.shape[v.owner.op.i]
+    return None
+
+
+def shape_vector(dims, what="shape"):
+    """Turn a tuple of ints/int scalars (or an int vector) into an int64 vector variable and its static shape."""
+    if isinstance(dims, Variable):
+        if dims.ndim != 1 or np.dtype(dims.dtype).kind not in "iu":
+            raise TypeError(f"{what} must be an integer vector, got {dims.describe()}")
+        static = _static_from_vector(dims)
+        return T.cast(dims, "int64"), static
+    dims = [_int_scalar(d, f"{what} entry {i}") for i, d in enumerate(dims)]
+    static = tuple(_const_int(d) for d in dims)
+    if all(isinstance(d, Constant) for d in dims):
+        return Constant(TensorType("int64", (len(dims),)), [int(d.data) for d in dims]), static
+    return T.stack([T.cast(d, "int64") for d in dims]), static
+
+
+def _static_from_vector(vec):
+    n = vec.type.shape[0]
+    if isinstance(vec, Constant):
+        return tuple(int(s) for s in vec.data)
+    if vec.owner is not None and isinstance(vec.owner.op, Shape):
+        return vec.owner.inputs[0].type.shape
+    if vec.owner is not None and type(vec.owner.op).__name__ == "Stack":
+        return tuple(_const_int(d) for d in vec.owner.inputs)
+    return (None,) * (n or 0) if n is not None else None
+
+
+@op
+class Cast(Op):
+    """Convert to ``dtype``; the gradient is cast back to the input's dtype by the driver."""
+
+    dtype: str
+
+    def make_node(self, x):
+        x = as_variable(x)
+        return Apply(self, [x], [TensorType(self.dtype, x.type.shape)])
+
+    def perform(self, x):
+        return np.asarray(x).astype(self.dtype, copy=False)
+
+    def pullback(self, inputs, outputs, gz):
+        if not TensorType(inputs[0].dtype, ()).is_float:
+            return [None]
+        return [gz[0]]
+
+    def __str__(self):
+        return f"cast{{{self.dtype}}}"
+
+
+@op
+class Alloc(Op):
+    """A new array of the given shape filled with ``value`` (broadcast)."""
+
+    broadcasts = True
+
+    def make_node(self, value, shape):
+        value = as_variable(value)
+        shape, static = shape_vector(shape, "alloc shape")
+        if static is None or len(static) < value.ndim:
+            raise TypeError(f"alloc: shape must have at least {value.ndim} entries (the value is {value.describe()})")
+        vshape = (None,) * (len(static) - value.ndim) + value.type.shape
+        for axis, (v, s) in enumerate(zip(vshape, static)):
+            if v not in (None, 1) and s is not None and v != s:
+                raise ValueError(f"alloc: cannot broadcast {value.describe()} to shape {static} (axis {axis})")
+        static = tuple(s if s is not None else (v if v not in (None, 1) else None) for s, v in zip(static, vshape))
+        return Apply(self, [value, shape], [TensorType(value.dtype, static)])
+
+    def perform(self, value, shape):
+        out = np.empty(tuple(shape), dtype=np.asarray(value).dtype)
+        out[...] = value
+        return out
+
+    def pullback(self, inputs, outputs, gz):
+        return [gz[0], None]
+
+    def __str__(self):
+        return "alloc"
+
+
+@op
+class SumToShape(Op):
+    """``g`` summed over the axes that broadcasting expanded, so that it has the shape of ``like``.
+
+    ``like`` is only read for its shape.  This is how the grad driver undoes
+    broadcasting for every op at once.
+    """
+
+    def make_node(self, g, like):
+        g, like = as_variable(g), as_variable(like)
+        return Apply(self, [g, like], [TensorType(g.dtype, like.type.shape)])
+
+    def perform(self, g, like):
+        shape = np.shape(like)
+        gshape = np.shape(g)
+        if gshape == shape:
+            return g
+        lead = len(gshape) - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+        return np.sum(g, axis=axes).reshape(shape) if axes else np.reshape(g, shape)
+
+    def pullback(self, inputs, outputs, gz):
+        g, _ = inputs
+        return [Alloc()(gz[0], T.shape(g)), None]
+
+    def __str__(self):
+        return "sum_to_shape"
+
+
+@op
+class Shape(Op):
+    """The shape of a tensor as an int64 vector."""
+
+    def make_node(self, x):
+        x = as_variable(x)
+        return Apply(self, [x], [TensorType("int64", (x.ndim,))])
+
+    def perform(self, x):
+        return np.array(np.shape(x), dtype=np.int64)
+
+    def pullback(self, inputs, outputs, gz):
+        return [None]
+
+    def __str__(self):
+        return "shape"
+
+
+@op
+class ShapeI(Op):
+    """``x.shape[i]`` as an int64 scalar."""
+
+    i: int
+
+    def make_node(self, x):
+        x = as_variable(x)
+        if not -x.ndim <= self.i < x.ndim:
+            raise IndexError(f"shape index {self.i} out of range for {x.describe()}")
+        return Apply(ShapeI(self.i % x.ndim), [x], [TensorType("int64", ())])
+
+    def perform(self, x):
+        return np.int64(np.shape(x)[self.i])
+
+    def pullback(self, inputs, outputs, gz):
+        return [None]
+
+    def __str__(self):
+        return f"shape_i{{{self.i}}}"
+
+
+@op
+class Arange(Op):
+    """arange(start, stop, step)."""
+
+    dtype: str
+
+    def make_node(self, start, stop, step):
+        start, stop, step = (as_variable(v) for v in (start, stop, step))
+        vals = [_const_value(v) for v in (start, stop, step)]
+        n = None
+        if all(v is not None for v in vals):
+            n = len(np.arange(*vals))
+        return Apply(self, [start, stop, step], [TensorType(self.dtype, (n,))])
+
+    def perform(self, start, stop, step):
+        return np.arange(start, stop, step, dtype=self.dtype)
+
+    def pullback(self, inputs, outputs, gz):
+        return [None, None, None]
+
+    def __str__(self):
+        return "arange"
+
+
+def _const_value(v):
+    return v.data.item() if isinstance(v, Constant) and v.ndim == 0 else None
+
+
+@op
+class GradTransform(Op):
+    """Identity forward; the gradient is zeroed ('zero'), cut ('disconnected') or clipped ('clip').
+
+    ``zero_grad`` and ``disconnected_grad`` differ as in Theano: the first
+    gives zeros, the second says the input is not connected at all.
+    """
+
+    mode: str
+    lo: float = 0.0
+    hi: float = 0.0
+
+    def make_node(self, x):
+        x = as_variable(x)
+        return Apply(self, [x], [x.type])
+
+    def perform(self, x):
+        return x
+
+    def pullback(self, inputs, outputs, gz):
+        if self.mode == "zero":
+            return [T.zeros_like(gz[0])]
+        if self.mode == "disconnected":
+            return [None]
+        return [T.clip(gz[0], self.lo, self.hi)]
+
+    def __str__(self):
+        return {"zero": "zero_grad", "disconnected": "disconnected_grad"}.get(self.mode, f"grad_clip{{{self.lo},{self.hi}}}")
+
+
+@op
+class CheckFinite(Op):
+    """Identity that raises when its input holds NaN or Inf (used by ``function(check=True)``)."""
+
+    what: str = ""
+
+    def make_node(self, x):
+        return Apply(self, [x], [x.type])
+
+    def perform(self, x):
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(f"non-finite values in {self.what}")
+        return x
+
+    def pullback(self, inputs, outputs, gz):
+        return [gz[0]]
+
+
+def floatx_dtype(dtype):
+    """The float dtype a computation on ``dtype`` produces (ints become floatX)."""
+    return dtype if np.dtype(dtype).kind in "fc" else config.floatX

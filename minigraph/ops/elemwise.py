@@ -1,0 +1,293 @@
+"""Elementwise ops: numpy broadcasting, dtype promotion and one pullback each.
+
+Every op here is a subclass of ``Elemwise`` naming its numpy function and its
+gradient.  The grad driver sums each input's gradient back to that input's
+shape (``broadcasts = True``), so no rule below deals with broadcasting.
+"""
+import numpy as np
+
+from ..config import config
+from ..graph import Apply, Constant, Op, TensorType, as_variable, op
+
+
+class ShapeError(ValueError):
+    """Shapes that cannot work together, found while building the graph."""
+
+
+def broadcast_static(inputs, opname):
+    """Static output shape of broadcasting ``inputs``; raises ShapeError naming them when impossible."""
+    ndim = max(v.ndim for v in inputs)
+    shapes = [(1,) * (ndim - v.ndim) + v.type.shape for v in inputs]
+    out = []
+    for axis in range(ndim):
+        dims = [s[axis] for s in shapes]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            desc = ", ".join(f"{v.describe()}" for v in inputs)
+            raise ShapeError(f"{opname}: shapes cannot be broadcast together on axis {axis} "
+                             f"(sizes {sorted(known)}): {desc}")
+        if known:
+            out.append(known.pop())
+        elif all(d == 1 for d in dims):
+            out.append(1)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _promote(inputs):
+    """Result dtype of combining ``inputs``; weak (Python-number) constants do not upcast tensors."""
+    strong = [v.dtype for v in inputs if not getattr(v, "weak", False)]
+    weak = [v.dtype for v in inputs if getattr(v, "weak", False)]
+    if not strong:
+        return np.result_type(*weak).name
+    dtype = np.result_type(*strong)
+    weak_kinds = {np.dtype(d).kind for d in weak}
+    if "f" in weak_kinds and dtype.kind in "biu":
+        return config.floatX
+    if "i" in weak_kinds and dtype.kind == "b":
+        return "int64"
+    return dtype.name
+
+
+@op
+class Elemwise(Op):
+    """Base of elementwise ops.  Subclasses set ``fn`` (numpy) and ``kind``:
+    'same' (result of promotion), 'float' (ints become floatX) or 'bool'."""
+
+    broadcasts = True
+    kind = "same"
+    fn = None
+
+    def output_dtype(self, dtype):
+        if self.kind == "bool":
+            return "bool"
+        if self.kind == "float" and np.dtype(dtype).kind in "biu":
+            return config.floatX
+        return dtype
+
+    def make_node(self, *inputs):
+        inputs = [as_variable(x) for x in inputs]
+        in_dtype = _promote(inputs)
+        # A weak constant takes the dtype its partners settled on, so numpy never upcasts at run time.
+        inputs = [Constant(TensorType(in_dtype, v.type.shape), v.data) if getattr(v, "weak", False)
+                  and np.dtype(in_dtype).kind in "fc" else v for v in inputs]
+        shape = broadcast_static(inputs, str(self))
+        return Apply(self, inputs, [TensorType(self.output_dtype(in_dtype), shape)])
+
+    def make_thunk(self, node):
+        fn = self.perform
+        want = np.dtype(node.outputs[0].dtype)
+        probe = [np.ones((1,), dtype=v.dtype) for v in node.inputs]
+        with np.errstate(all="ignore"):
+            got = np.asarray(fn(*probe)).dtype
+        if got == want:
+            return fn
+        return lambda *args: np.asarray(fn(*args)).astype(want, copy=False)
+
+    def perform(self, *inputs):
+        return type(self).fn(*inputs)
+
+
+def _elemwise(name, fn, kind="same", doc=""):
+    """Define an elementwise op class from a numpy function; its pullback is attached below."""
+    cls = type(name, (Elemwise,), {"fn": staticmethod(fn), "kind": kind, "__doc__": doc,
+                                    "__str__": lambda self: name.lower()})
+    cls.__module__ = __name__
+    return op(cls)
+
+
+def _no_grad(self, inputs, outputs, gz):
+    return [None] * len(inputs)
+
+
+def _sigmoid(x):
+    # 0.5 * (1 + tanh(x/2)) is exact algebra for the logistic function, never overflows, and
+    # costs one transcendental, which makes it faster than 1/(1+exp(-x)) with a guard.
+    t = np.tanh(np.multiply(x, 0.5))
+    t *= 0.5
+    t += 0.5
+    return t
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+# ---- arithmetic
+Add = _elemwise("Add", np.add, doc="a + b")
+Sub = _elemwise("Sub", np.subtract, doc="a - b")
+Mul = _elemwise("Mul", np.multiply, doc="a * b")
+TrueDiv = _elemwise("TrueDiv", np.true_divide, "float", "a / b (ints give floatX)")
+FloorDiv = _elemwise("FloorDiv", np.floor_divide, doc="a // b")
+Mod = _elemwise("Mod", np.mod, doc="a % b (sign of b, like Python)")
+Pow = _elemwise("Pow", np.power, doc="a ** b")
+Maximum = _elemwise("Maximum", np.maximum)
+Minimum = _elemwise("Minimum", np.minimum)
+Neg = _elemwise("Neg", np.negative)
+Abs = _elemwise("Abs", np.abs)
+Sign = _elemwise("Sign", np.sign)
+Floor = _elemwise("Floor", np.floor)
+Ceil = _elemwise("Ceil", np.ceil)
+Round = _elemwise("Round", np.round, doc="round half to even, like numpy")
+Sqr = _elemwise("Sqr", np.square)
+Identity = _elemwise("Identity", lambda x: x)
+# ---- transcendental
+Exp = _elemwise("Exp", np.exp, "float")
+Log = _elemwise("Log", np.log, "float")
+Log1p = _elemwise("Log1p", np.log1p, "float")
+Expm1 = _elemwise("Expm1", np.expm1, "float")
+Sqrt = _elemwise("Sqrt", np.sqrt, "float")
+Sin = _elemwise("Sin", np.sin, "float")
+Cos = _elemwise("Cos", np.cos, "float")
+Tanh = _elemwise("Tanh", np.tanh, "float")
+Sigmoid = _elemwise("Sigmoid", _sigmoid, "float", "1 / (1 + exp(-x)), computed stably")
+Softplus = _elemwise("Softplus", lambda x: np.logaddexp(0, x), "float", "log(1 + exp(x)), stable for large |x|")
+Relu = _elemwise("Relu", _relu)
+# ---- comparison and logic (no gradient: their outputs are boolean)
+Lt = _elemwise("Lt", np.less, "bool")
+Le = _elemwise("Le", np.less_equal, "bool")
+Gt = _elemwise("Gt", np.greater, "bool")
+Ge = _elemwise("Ge", np.greater_equal, "bool")
+Eq = _elemwise("Eq", np.equal, "bool")
+Neq = _elemwise("Neq", np.not_equal, "bool")
+And = _elemwise("And", np.bitwise_and)
+Or = _elemwise("Or", np.bitwise_or)
+Xor = _elemwise("Xor", np.bitwise_xor)
+Invert = _elemwise("Invert", np.invert)
+IsNan = _elemwise("IsNan", np.isnan, "bool")
+IsInf = _elemwise("IsInf", np.isinf, "bool")
+
+
+def _where(c, a, b):
+    return np.where(c, a, b)
+
+
+@op
+class Switch(Elemwise):
+    """switch(cond, a, b): a where cond is true, else b (numpy.where)."""
+
+    fn = staticmethod(_where)
+
+    def make_node(self, cond, a, b):
+        cond, a, b = as_variable(cond), as_variable(a), as_variable(b)
+        node = Elemwise.make_node(self, cond, a, b)
+        dtype = _promote([a, b])
+        node.outputs[0].type = TensorType(dtype, node.outputs[0].type.shape)
+        return node
+
+    def __str__(self):
+        return "switch"
+
+    def pullback(self, inputs, outputs, gz):
+        c = inputs[0]
+        zero = T.zeros_like(gz[0])
+        return [None, switch(c, gz[0], zero), switch(c, zero, gz[0])]
+
+
+@op
+class Clip(Elemwise):
+    """clip(x, lo, hi); the gradient passes where lo <= x <= hi."""
+
+    fn = staticmethod(np.clip)
+
+    def __str__(self):
+        return "clip"
+
+    def pullback(self, inputs, outputs, gz):
+        x, lo, hi = inputs
+        g = gz[0]
+        inside = T.and_(T.ge(x, lo), T.le(x, hi))
+        return [g * inside, g * T.lt(x, lo), g * T.gt(x, hi)]
+
+
+@op
+class TanhGrad(Elemwise):
+    """g * (1 - y*y): the tanh pullback in terms of the forward output y."""
+
+    def perform(self, y, g):
+        r = np.multiply(y, y)
+        if type(r) is not np.ndarray:
+            return (1 - r) * g
+        np.subtract(1, r, out=r)
+        return np.multiply(r, g, out=r) if r.shape == np.shape(g) else r * g
+
+    def __str__(self):
+        return "tanh_grad"
+
+    def pullback(self, inputs, outputs, gz):
+        y, g = inputs
+        return [-2.0 * y * g * gz[0], TanhGrad()(y, gz[0])]
+
+
+@op
+class SigmoidGrad(Elemwise):
+    """g * y * (1 - y): the sigmoid pullback in terms of the forward output y."""
+
+    def perform(self, y, g):
+        r = np.multiply(g, y)
+        t = np.multiply(r, y)
+        return np.subtract(r, t, out=t) if type(t) is np.ndarray else r - t
+
+    def __str__(self):
+        return "sigmoid_grad"
+
+    def pullback(self, inputs, outputs, gz):
+        y, g = inputs
+        return [g * (1.0 - 2.0 * y) * gz[0], SigmoidGrad()(y, gz[0])]
+
+
+def _T():
+    from .. import tensor
+    return tensor
+
+
+class _LazyTensorModule:
+    """Gradient rules are graphs built with minigraph.tensor, which imports this module."""
+
+    def __getattr__(self, name):
+        return getattr(_T(), name)
+
+
+T = _LazyTensorModule()
+
+
+def switch(c, a, b):
+    return Switch()(c, a, b)
+
+
+# ---- gradients: each one line, next to its math.
+_RULES = {
+    Add: lambda i, o, g: [g, g],
+    Sub: lambda i, o, g: [g, -g],
+    Mul: lambda i, o, g: [g * i[1], g * i[0]],
+    TrueDiv: lambda i, o, g: [g / i[1], -g * o / i[1]],            # d(a/b)/db = -a/b^2 = -out/b
+    Mod: lambda i, o, g: [g, -g * T.floor_div(i[0], i[1])],         # a % b = a - b*floor(a/b)
+    Pow: lambda i, o, g: [g * i[1] * T.pow(i[0], i[1] - 1), g * o * T.log(i[0])],
+    Maximum: lambda i, o, g: [g * T.ge(i[0], i[1]), g * T.lt(i[0], i[1])],
+    Minimum: lambda i, o, g: [g * T.le(i[0], i[1]), g * T.gt(i[0], i[1])],
+    Neg: lambda i, o, g: [-g],
+    Abs: lambda i, o, g: [g * T.sign(i[0])],
+    Sqr: lambda i, o, g: [g * 2.0 * i[0]],
+    Identity: lambda i, o, g: [g],
+    Exp: lambda i, o, g: [g * o],
+    Log: lambda i, o, g: [g / i[0]],
+    Log1p: lambda i, o, g: [g / (i[0] + 1.0)],
+    Expm1: lambda i, o, g: [g * (o + 1.0)],
+    Sqrt: lambda i, o, g: [g * 0.5 / o],
+    Sin: lambda i, o, g: [g * T.cos(i[0])],
+    Cos: lambda i, o, g: [-g * T.sin(i[0])],
+    Tanh: lambda i, o, g: [TanhGrad()(o, g)],
+    Sigmoid: lambda i, o, g: [SigmoidGrad()(o, g)],
+    Softplus: lambda i, o, g: [g * T.sigmoid(i[0])],
+    Relu: lambda i, o, g: [g * T.gt(i[0], 0)],
+}
+
+
+_ZERO_GRAD = (FloorDiv, Sign, Floor, Ceil, Round, Lt, Le, Gt, Ge, Eq, Neq, And, Or, Xor, Invert, IsNan, IsInf)
+
+
+for _cls, _rule in _RULES.items():
+    _cls.pullback = (lambda rule: lambda self, inputs, outputs, gz: rule(inputs, outputs[0], gz[0]))(_rule)
+for _cls in _ZERO_GRAD:
+    _cls.pullback = _no_grad

@@ -1,0 +1,56 @@
+"""Neural-network ops that need their own numerics: softmax and log-softmax along an axis."""
+import numpy as np
+
+from ..graph import Apply, Op, TensorType, as_variable, op
+from .basic import floatx_dtype
+from .elemwise import T
+
+
+@op
+class Softmax(Op):
+    """exp(x - max) / sum(exp(x - max)) along ``axis``: the max shift makes it overflow-free."""
+
+    axis: int = -1
+
+    def make_node(self, x):
+        x = as_variable(x)
+        if x.ndim == 0 or not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"softmax: axis {self.axis} does not exist in {x.describe()}")
+        return Apply(self, [x], [TensorType(floatx_dtype(x.dtype), x.type.shape)])
+
+    def perform(self, x):
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        e /= np.sum(e, axis=self.axis, keepdims=True)
+        return e
+
+    def pullback(self, inputs, outputs, gz):
+        # J^T g = y * (g - <g, y>)
+        y, g = outputs[0], gz[0]
+        return [y * (g - T.sum(g * y, axis=self.axis, keepdims=True))]
+
+    def __str__(self):
+        return f"softmax{{axis={self.axis}}}"
+
+
+@op
+class LogSoftmax(Op):
+    """x - max - log(sum(exp(x - max))) along ``axis``, exact where log(softmax) would give -inf."""
+
+    axis: int = -1
+
+    def make_node(self, x):
+        x = as_variable(x)
+        if x.ndim == 0 or not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"log_softmax: axis {self.axis} does not exist in {x.describe()}")
+        return Apply(self, [x], [TensorType(floatx_dtype(x.dtype), x.type.shape)])
+
+    def perform(self, x):
+        s = x - np.max(x, axis=self.axis, keepdims=True)
+        return s - np.log(np.sum(np.exp(s), axis=self.axis, keepdims=True))
+
+    def pullback(self, inputs, outputs, gz):
+        y, g = outputs[0], gz[0]
+        return [g - T.exp(y) * T.sum(g, axis=self.axis, keepdims=True)]
+
+    def __str__(self):
+        return f"log_softmax{{axis={self.axis}}}"

@@ -1,0 +1,222 @@
+"""Indexing: ``x[...]`` with ints, slices (steps, negative bounds), None, Ellipsis and
+integer arrays, plus ``set_subtensor`` / ``inc_subtensor``.
+
+An index is stored in the op as a tuple of entries; constant ints stay in the
+entry, symbolic ones become inputs ('?'):
+
+* ``('i', k)`` an integer, ``('s', start, stop, step)`` a slice,
+* ``('a',)`` an integer array (always an input), ``('n',)`` a new axis.
+"""
+import numpy as np
+
+from ..graph import Apply, Constant, Op, TensorType, Variable, as_variable, op
+from .elemwise import ShapeError, T, broadcast_static
+
+SYM = "?"
+
+
+def _is_int_like(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def parse_index(x, index):
+    """Split a Python index into (spec, symbolic inputs); validates against x's type."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    n_real = sum(1 for e in index if e is not None and e is not Ellipsis)
+    if sum(e is Ellipsis for e in index) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    expanded = []
+    for e in index:
+        if e is Ellipsis:
+            expanded.extend([slice(None)] * (x.ndim - n_real))
+        else:
+            expanded.append(e)
+    spec, inputs = [], []
+
+    def scalar(v, what):
+        if v is None or _is_int_like(v):
+            return None if v is None else int(v)
+        v = as_variable(v)
+        if isinstance(v, Constant) and v.ndim == 0 and v.data.dtype.kind in "iu":
+            return int(v.data)
+        if v.ndim != 0 or np.dtype(v.dtype).kind not in "iu":
+            raise IndexError(f"{what} of an index into {x.describe()} must be an integer scalar, got {v.describe()}")
+        inputs.append(v)
+        return SYM
+
+    for e in expanded:
+        if e is None:
+            spec.append(("n",))
+        elif isinstance(e, slice):
+            spec.append(("s", scalar(e.start, "slice start"), scalar(e.stop, "slice stop"), scalar(e.step, "slice step")))
+            if spec[-1][3] == 0:
+                raise IndexError("slice step cannot be zero")
+        elif _is_int_like(e) or (isinstance(e, Variable) and e.ndim == 0):
+            spec.append(("i", scalar(e, "an integer")))
+        else:
+            arr = as_variable(e)
+            if np.dtype(arr.dtype).kind == "b":
+                raise IndexError(f"boolean mask indexing of {x.describe()} gives a data-dependent shape; "
+                                 "use T.switch (where) or integer indices instead")
+            if np.dtype(arr.dtype).kind not in "iu":
+                raise IndexError(f"array index into {x.describe()} must be integer, got {arr.describe()}")
+            inputs.append(arr)
+            spec.append(("a",))
+    if sum(1 for s in spec if s[0] != "n") > x.ndim:
+        raise IndexError(f"too many indices for {x.describe()}: {len(spec)} given")
+    return tuple(spec), inputs
+
+
+def indexed_shape(x, spec, inputs):
+    """Static shape of x[spec]; raises IndexError for constant out-of-range integers."""
+    it = iter(inputs)
+    out, adv_shapes, adv_pos, axis = [], [], [], 0
+    for entry in spec:
+        kind = entry[0]
+        if kind == "n":
+            out.append(1)
+            continue
+        dim = x.type.shape[axis]
+        if kind == "i":
+            k = entry[1]
+            if k == SYM:
+                next(it)
+            elif dim is not None and not -dim <= k < dim:
+                raise IndexError(f"index {k} is out of bounds for axis {axis} of {x.describe()}")
+        elif kind == "s":
+            bounds = [next(it) if b == SYM else b for b in entry[1:]]
+            if dim is not None and not any(isinstance(b, Variable) for b in bounds):
+                out.append(len(range(*slice(*bounds).indices(dim))))
+            elif entry[1:] == (None, None, None):
+                out.append(dim)
+            else:
+                out.append(None)
+        else:
+            adv_shapes.append(next(it))
+            adv_pos.append(len(out))
+            out.append("ADV")
+        axis += 1
+    out.extend(x.type.shape[axis:])
+    if not adv_shapes:
+        return tuple(out)
+    bshape = list(broadcast_static(adv_shapes, "advanced index"))
+    contiguous = all(b - a == 1 for a, b in zip(adv_pos, adv_pos[1:]))
+    rest = [s for s in out if s != "ADV"]
+    if contiguous:
+        return tuple(rest[:adv_pos[0]] + bshape + rest[adv_pos[0]:])
+    return tuple(bshape + rest)
+
+
+def _index_builder(spec):
+    """A function from the symbolic index values to a numpy index tuple (specialised once per node)."""
+    parts = []
+    for entry in spec:
+        kind = entry[0]
+        if kind == "n":
+            parts.append(lambda it: None)
+        elif kind == "i":
+            k = entry[1]
+            parts.append((lambda it: int(next(it))) if k == SYM else (lambda it, k=k: k))
+        elif kind == "a":
+            parts.append(lambda it: next(it))
+        else:
+            b = entry[1:]
+            if SYM not in b:
+                parts.append(lambda it, s=slice(*b): s)
+            else:
+                parts.append(lambda it, b=b: slice(*[int(next(it)) if v == SYM else v for v in b]))
+    if all(e[0] in "ns" and SYM not in e for e in spec) or all(e[0] != "a" and SYM not in e[1:] for e in spec):
+        fixed = tuple(p(iter(())) for p in parts)
+        return lambda vals: fixed
+    return lambda vals: tuple(p(it) for it in [iter(vals)] for p in parts)
+
+
+def _spec_str(spec):
+    out = []
+    for e in spec:
+        if e[0] == "n":
+            out.append("None")
+        elif e[0] == "a":
+            out.append("[]")
+        elif e[0] == "i":
+            out.append(str(e[1]))
+        else:
+            s = ":".join("" if v is None else str(v) for v in e[1:3])
+            out.append(s + ("" if e[3] is None else f":{e[3]}"))
+    return ", ".join(out)
+
+
+@op
+class Subtensor(Op):
+    """``x[index]``: basic and integer-array indexing with numpy semantics."""
+
+    spec: tuple
+
+    def make_node(self, x, *index_inputs):
+        x = as_variable(x)
+        index_inputs = [as_variable(v) for v in index_inputs]
+        shape = indexed_shape(x, self.spec, index_inputs)
+        return Apply(self, [x, *index_inputs], [TensorType(x.dtype, shape)])
+
+    def make_thunk(self, node):
+        build = _index_builder(self.spec)
+        return lambda x, *vals: np.asarray(x)[build(vals)]
+
+    def perform(self, x, *vals):
+        return np.asarray(x)[_index_builder(self.spec)(vals)]
+
+    def pullback(self, inputs, outputs, gz):
+        x, *idx = inputs
+        return [IncSubtensor(self.spec, False)(T.zeros_like(x), gz[0], *idx)] + [None] * len(idx)
+
+    def __str__(self):
+        return f"subtensor[{_spec_str(self.spec)}]"
+
+
+@op
+class IncSubtensor(Op):
+    """A copy of x with x[index] set to (or incremented by) y; repeated array indices accumulate."""
+
+    spec: tuple
+    set: bool
+    broadcasts = True
+
+    def make_node(self, x, y, *index_inputs):
+        x, y = as_variable(x), as_variable(y)
+        index_inputs = [as_variable(v) for v in index_inputs]
+        sub = TensorType(x.dtype, indexed_shape(x, self.spec, index_inputs))()
+        if y.ndim > sub.ndim:
+            raise ShapeError(f"{self}: value {y.describe()} has more dimensions than the indexed region "
+                             f"of {x.describe()} ({sub.type.shape})")
+        broadcast_static([sub, y], str(self))
+        return Apply(self, [x, y, *index_inputs], [x.type])
+
+    def make_thunk(self, node):
+        build = _index_builder(self.spec)
+        has_array = any(e[0] == "a" for e in self.spec)
+
+        def run(x, y, *vals):
+            out = np.array(x, copy=True)
+            idx = build(vals)
+            if self.set:
+                out[idx] = y
+            elif has_array:
+                np.add.at(out, idx, y)  # unbuffered: x[[0, 0]] += 1 adds twice
+            else:
+                out[idx] += y
+            return out
+        return run
+
+    def perform(self, x, y, *vals):
+        return self.make_thunk(None)(x, y, *vals)
+
+    def pullback(self, inputs, outputs, gz):
+        x, y, *idx = inputs
+        g = gz[0]
+        gx = IncSubtensor(self.spec, True)(g, T.zeros_like(y), *idx) if self.set else g
+        gy = Subtensor(self.spec)(g, *idx)
+        return [gx, gy] + [None] * len(idx)
+
+    def __str__(self):
+        return f"{'set' if self.set else 'inc'}_subtensor[{_spec_str(self.spec)}]"

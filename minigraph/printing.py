@@ -1,0 +1,108 @@
+"""Text views of graphs: ``debugprint`` (Theano-style indented tree) and ``pp`` (infix)."""
+import sys
+
+from .graph import Constant, SharedVariable, Variable
+
+
+def _letters(n):
+    s = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _outputs_of(obj):
+    """Outputs (and labels) to print for a variable, a list of them, or a compiled function."""
+    from .compile import Function
+    if isinstance(obj, Function):
+        outs = list(obj.outputs) + [u for _, u in obj.updates]
+        labels = [None] * len(obj.outputs) + [f"update of {s}" for s, _ in obj.updates]
+        return outs, labels
+    if isinstance(obj, Variable):
+        return [obj], [None]
+    return list(obj), [None] * len(obj)
+
+
+def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_destroy_map=False):
+    """Print the graph of a variable, a list of variables or a compiled function as an indented tree.
+
+    Each node gets an id (``[id A]``); a node already printed is shown by its id
+    alone.  Ops with inner graphs (scan) print them after the main tree.
+    Returns the text (and writes it to ``file``, stdout by default; ``file='str'`` only returns it).
+    """
+    outputs, labels = _outputs_of(obj)
+    ids_of, lines, inner = {}, [], []
+
+    def ident(v):
+        key = id(v.owner) if v.owner is not None else id(v)
+        if key not in ids_of:
+            ids_of[key] = _letters(len(ids_of)) if ids == "CHAR" else str(len(ids_of))
+        return ids_of[key]
+
+    def label(v):
+        t = f" {v.type}" if print_type else ""
+        name = f" '{v.name}'" if v.name else ""
+        if v.owner is None:
+            kind = "shared " if isinstance(v, SharedVariable) else ""
+            text = str(v) if isinstance(v, Constant) else (v.name or "<input>")
+            return f"{kind}{text} [id {ident(v)}]{t}"
+        idx = f".{v.index}" if len(v.owner.outputs) > 1 else ""
+        return f"{v.owner.op}{idx} [id {ident(v)}]{name}{t}"
+
+    printed = set()
+    for out, lab in zip(outputs, labels):
+        if lab:
+            lines.append(f"# {lab}")
+        stack = [(out, "", 0)]
+        while stack:
+            v, prefix, d = stack.pop()
+            seen = v.owner is not None and id(v.owner) in printed
+            lines.append(prefix + label(v) + (" ..." if seen and v.owner.inputs else ""))
+            if v.owner is None or seen or (depth >= 0 and d >= depth):
+                continue
+            printed.add(id(v.owner))
+            if hasattr(v.owner.op, "inner_graph"):
+                inner.append(v.owner)
+            for i in reversed(v.owner.inputs):
+                stack.append((i, prefix + " |", d + 1))
+    for node in inner:
+        lines.append("")
+        lines.append(f"Inner graph of {node.op} [id {ident(node.outputs[0])}]:")
+        body = debugprint(node.op.inner_graph(), file="str", print_type=print_type, ids=ids)
+        lines.extend("  " + ln for ln in body.splitlines())
+    text = "\n".join(lines)
+    if file != "str":
+        print(text, file=file or sys.stdout)
+    return text
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+          "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
+
+
+def pp(var):
+    """Infix text of an expression, e.g. ``((x * W) + b)``."""
+    memo = {}
+    from .graph import toposort
+    for node in toposort([var]):
+        args = [_pp_leaf(i, memo) for i in node.inputs]
+        name = str(node.op)
+        if name in _INFIX and len(args) == 2:
+            text = f"({args[0]} {_INFIX[name]} {args[1]})"
+        elif name == "neg":
+            text = f"-{args[0]}"
+        else:
+            text = f"{name}({', '.join(args)})"
+        for o in node.outputs:
+            memo[id(o)] = text if len(node.outputs) == 1 else f"{text}[{o.index}]"
+    return _pp_leaf(var, memo)
+
+
+def _pp_leaf(v, memo):
+    if id(v) in memo:
+        return memo[id(v)]
+    if isinstance(v, Constant):
+        return str(v)
+    return v.name or f"<{v.type}>"

@@ -1,0 +1,584 @@
+"""``scan``: Theano-compatible loops, normalised onto one simple carry/sequence core op.
+
+Reference semantics of the core ``Scan`` op (what ``perform`` does)::
+
+    carries = inits
+    for t in range(n_steps):
+        carries, ys_t = step(*[s[t] for s in sequences], *carries, *non_sequences)
+        traces[t] = carries;  ys[t] = ys_t
+    return traces, ys
+
+The Theano front end maps everything onto that: sequence taps become shifted
+slices of the sequence, a multi-tap state ``taps=[-2, -1]`` becomes two
+carries that shift each step, ``None`` outputs become ys, shared-variable
+updates returned by the step become carries, and variables the step uses
+without being given are captured as extra non-sequences.
+
+The gradient of a scan is another scan, run backwards over the stored traces
+(BPTT).  It carries the cotangent of every state and the accumulated gradient
+of every non-sequence; intermediates of the forward step that the backward
+step needs (the gates of an LSTM, say) are stored by the forward scan as extra
+outputs, so nothing is recomputed.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .compile import ExecutionError, Program
+from .graph import (Apply, Constant, SharedVariable, TensorType, Variable, as_variable, clone_replace,
+                    graph_inputs, toposort)
+
+
+class ScanError(TypeError):
+    """A step function whose outputs do not fit the loop, found while building the graph."""
+
+
+class Scan:
+    """The core loop op.  Outer inputs: ``[n_steps, *sequences, *inits, *non_sequences]``;
+    outer outputs: one trace per carry (``(n_steps, ...)``, or ``(1, ...)`` holding only the last
+    step when ``keep[k] == 'last'``), then one stacked array per y."""
+
+    nout = None
+    foldable = False
+    broadcasts = False
+    view_map = None
+
+    def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carry, n_steps_given=True, keep=None,
+                 name="scan", origin=None, truncate_gradient=-1):
+        self.inner_inputs = list(inner_inputs)
+        self.inner_outputs = list(inner_outputs)
+        self.n_seqs, self.n_carry = n_seqs, n_carry
+        self.n_nonseq = len(self.inner_inputs) - n_seqs - n_carry
+        self.n_ys = len(self.inner_outputs) - n_carry
+        self.n_steps_given = n_steps_given
+        self.keep = tuple(keep or ("all",) * n_carry)
+        self.name = name
+        self.origin = origin if origin is not None else self
+        self.truncate_gradient = truncate_gradient
+        self._program = None
+
+    # ---- graph interface
+    def __call__(self, *inputs):
+        return self.make_node(*inputs).outputs
+
+    def __str__(self):
+        return f"scan{{{self.name}, carries={self.n_carry}, ys={self.n_ys}}}"
+
+    def inner_graph(self):
+        """The step's outputs (debugprint and the graphviz renderer show them under the scan)."""
+        return self.inner_outputs
+
+    def make_node(self, n_steps, *outer):
+        n_steps = as_variable(n_steps)
+        if n_steps.ndim != 0 or np.dtype(n_steps.dtype).kind not in "iu":
+            raise ScanError(f"scan: n_steps must be an integer scalar, got {n_steps.describe()}")
+        from .tensor import cast
+        n_steps = cast(n_steps, "int64")
+        outer = [as_variable(v) for v in outer]
+        if len(outer) != len(self.inner_inputs):
+            raise ScanError(f"{self}: expected {len(self.inner_inputs)} outer inputs, got {len(outer)}")
+        n = _const(n_steps)
+        types = []
+        for k in range(self.n_carry):
+            t = self.inner_inputs[self.n_seqs + k].type
+            lead = 1 if self.keep[k] == "last" else n
+            types.append(TensorType(t.dtype, (lead,) + t.shape))
+        for y in self.inner_outputs[self.n_carry:]:
+            types.append(TensorType(y.dtype, (n,) + y.type.shape))
+        return Apply(self, [n_steps] + outer, types)
+
+    def with_(self, **changes):
+        """A copy of this op with some fields changed (rewrites use it)."""
+        fields = dict(inner_inputs=self.inner_inputs, inner_outputs=self.inner_outputs, n_seqs=self.n_seqs,
+                      n_carry=self.n_carry, n_steps_given=self.n_steps_given, keep=self.keep, name=self.name,
+                      origin=self.origin, truncate_gradient=self.truncate_gradient)
+        fields.update(changes)
+        return Scan(**fields)
+
+    # ---- execution
+    def program(self):
+        """The step compiled once (with rewrites) into straight-line code."""
+        if self._program is None:
+            from .rewrite import rewrite_graph
+            outs = rewrite_graph(self.inner_outputs, inputs=self.inner_inputs)
+            self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
+        return self._program
+
+    def make_thunk(self, node):
+        return self.perform
+
+    def perform(self, n, *outer):
+        ns, nc = self.n_seqs, self.n_carry
+        seqs, carries, nonseqs = outer[:ns], list(outer[ns:ns + nc]), outer[ns + nc:]
+        n = int(n)
+        if n < 0:
+            raise ExecutionError(f"{self}: n_steps must be >= 0, got {n}")
+        for i, s in enumerate(seqs):
+            length = np.shape(s)[0]
+            if length < n or (not self.n_steps_given and length != n):
+                raise ExecutionError(
+                    f"{self}: sequence {i} ({self.inner_inputs[i]}) has {length} steps but the loop runs {n}"
+                    + ("" if self.n_steps_given else "; all sequences must have the same length"))
+        run = self.program().run
+        keep_all = [k for k in range(nc) if self.keep[k] == "all"]
+        traces = [None] * nc
+        ys = [None] * self.n_ys
+        t = -1
+        try:
+            for t in range(n):
+                outs = run(*[s[t] for s in seqs], *carries, *nonseqs)
+                carries = outs[:nc]
+                if t == 0:
+                    traces = [np.empty((n,) + np.shape(c), np.asarray(c).dtype) if self.keep[k] == "all" else None
+                              for k, c in enumerate(carries)]
+                    ys = [np.empty((n,) + np.shape(y), np.asarray(y).dtype) for y in outs[nc:]]
+                for k in keep_all:
+                    traces[k][t] = carries[k]
+                for j, y in enumerate(outs[nc:]):
+                    ys[j][t] = y
+        except ExecutionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - name the step and the inner node
+            args = [s[t] for s in seqs] + list(carries) + list(nonseqs)
+            err = self.program().explain(args, exc)
+            msg = f"{self}: step {t} failed"
+            raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
+        results = []
+        for k in range(nc):
+            c = np.asarray(carries[k]) if n else np.asarray(outer[ns + k])
+            if self.keep[k] == "last":
+                results.append(c[None].copy() if n else np.empty((0,) + c.shape, c.dtype))
+            else:
+                results.append(traces[k] if n else np.empty((0,) + c.shape, c.dtype))
+        for j in range(self.n_ys):
+            if n == 0:
+                y = self.inner_outputs[nc + j]
+                results.append(np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype))
+            else:
+                results.append(ys[j])
+        return tuple(results)
+
+    # ---- gradient
+    def pullback(self, inputs, outputs, cotangents):
+        return _scan_pullback(self, inputs, outputs, cotangents)
+
+
+def _const(v):
+    return int(v.data) if isinstance(v, Constant) else None
+
+
+def _is_float(v):
+    return np.dtype(v.dtype).kind in "fc"
+
+
+# --------------------------------------------------------------------------- gradient (BPTT)
+
+def _scan_pullback(op, inputs, outputs, cotangents):
+    from . import tensor as T
+
+    n_steps, outer = inputs[0], inputs[1:]
+    ns, nc, nn = op.n_seqs, op.n_carry, op.n_nonseq
+    seqs, inits, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
+    P = op.inner_inputs
+    p_seq, p_carry, p_nonseq = P[:ns], P[ns:ns + nc], P[ns + nc:]
+    O = op.inner_outputs
+    float_carry = [k for k in range(nc) if _is_float(p_carry[k])]
+
+    # Placeholders of the backward step.
+    g_next = {k: p_carry[k].type(f"g_{p_carry[k].name or 'c%d' % k}_next") for k in float_carry}
+    g_trace = {}
+    for k in float_carry:
+        ct = cotangents[k]
+        if ct is not None:
+            if op.keep[k] == "last":
+                raise NotImplementedError("gradient through a save-memory scan; differentiate before compiling")
+            g_trace[k] = p_carry[k].type(f"g_trace{k}_t")
+    g_y = {j: O[nc + j].type(f"g_y{j}_t") for j in range(op.n_ys)
+           if cotangents[nc + j] is not None and _is_float(O[nc + j])}
+
+    seeds = {}
+    for k in float_carry:
+        total = g_next[k] + g_trace[k] if k in g_trace else g_next[k]
+        seeds[O[k]] = total if O[k] not in seeds else seeds[O[k]] + total
+    for j, g in g_y.items():
+        v = O[nc + j]
+        seeds[v] = g if v not in seeds else seeds[v] + g
+    if not seeds:
+        return [None] * len(inputs)
+    # Inner outputs may be placeholders themselves (a carry passed through); route those directly.
+    wrt = list(p_seq) + list(p_carry) + list(p_nonseq)
+    grads = _inner_vjp(seeds, wrt)
+    g_seq, g_carry_prev, g_nonseq = grads[:ns], grads[ns:ns + nc], grads[ns + nc:]
+
+    # Backward step outputs: carry cotangents, accumulated non-sequence gradients, per-step seq gradients.
+    acc = {i: p_nonseq[i].type(f"acc_{p_nonseq[i].name or i}") for i in range(nn)
+           if g_nonseq[i] is not None and _is_float(p_nonseq[i])}
+    back_carry_out = [g_carry_prev[k] if g_carry_prev[k] is not None else T.zeros_like(g_next[k])
+                      for k in float_carry]
+    back_acc_out = [acc[i] + g_nonseq[i] for i in acc]
+    seq_idx = [i for i in range(ns) if g_seq[i] is not None and _is_float(p_seq[i])]
+    back_ys = [g_seq[i] for i in seq_idx]
+    back_outputs = back_carry_out + back_acc_out + back_ys
+
+    # Residuals: forward-step intermediates used by the backward step become stored outputs.
+    forward_vars = {id(o) for node in toposort(O, stop_at=P) for o in node.outputs}
+    loop_invariant = _invariant_vars(O, P, {id(p) for p in p_nonseq})
+    residuals = []
+    back_nodes = toposort(back_outputs, stop_at=P)
+    seen = set()
+    for node in back_nodes:
+        if id(node.outputs[0]) in forward_vars:
+            continue
+        for v in node.inputs:
+            if id(v) in forward_vars and id(v) not in loop_invariant and id(v) not in seen:
+                seen.add(id(v))
+                residuals.append(v)
+    for v in back_outputs:
+        if id(v) in forward_vars and id(v) not in loop_invariant and id(v) not in seen:
+            seen.add(id(v))
+            residuals.append(v)
+    res_from_carry = {}
+    extra_ys = []
+    for v in residuals:
+        k = next((k for k in range(nc) if O[k] is v), None)
+        if k is not None:
+            res_from_carry[id(v)] = k
+        else:
+            extra_ys.append(v)
+    res_ph = {id(v): v.type(f"res_{v.name or i}") for i, v in enumerate(residuals)}
+    back_outputs = clone_replace(back_outputs, {v: res_ph[id(v)] for v in residuals})
+
+    # The forward scan again, now keeping every carry's trace and the residuals (merged with the
+    # original at compile time, so the loop runs once).
+    fwd_op = op.with_(inner_outputs=list(O) + extra_ys, keep=("all",) * nc, origin=op.origin)
+    fwd = fwd_op.make_node(n_steps, *outer).outputs
+    traces = fwd[:nc]
+    extra_traces = fwd[nc + op.n_ys:]
+
+    # Which placeholders the backward step still reads.
+    used = {id(v) for v in graph_inputs(back_outputs)}
+    k_back = n_steps if op.truncate_gradient < 0 else T.minimum(n_steps, op.truncate_gradient)
+
+    def rev(x):
+        return x[::-1]
+
+    b_seq_ph, b_seq_outer = [], []
+    for i in range(ns):
+        if id(p_seq[i]) in used:
+            b_seq_ph.append(p_seq[i])
+            b_seq_outer.append(rev(seqs[i][:n_steps]))
+    for k in range(nc):
+        if id(p_carry[k]) in used:  # the value entering step t: init, then trace[:-1]
+            prev = T.concatenate([T.expand_dims(inits[k], 0), traces[k][:-1]], axis=0)
+            b_seq_ph.append(p_carry[k])
+            b_seq_outer.append(rev(prev[:n_steps]))
+    for v in residuals:
+        ph = res_ph[id(v)]
+        if id(ph) in used:
+            b_seq_ph.append(ph)
+            if id(v) in res_from_carry:
+                b_seq_outer.append(rev(traces[res_from_carry[id(v)]]))
+            else:
+                b_seq_outer.append(rev(extra_traces[extra_ys.index(v)]))
+    for k in float_carry:
+        if k in g_trace:
+            b_seq_ph.append(g_trace[k])
+            b_seq_outer.append(rev(cotangents[k]))
+    for j, ph in g_y.items():
+        b_seq_ph.append(ph)
+        b_seq_outer.append(rev(cotangents[nc + j]))
+
+    b_carry_ph = [g_next[k] for k in float_carry] + [acc[i] for i in acc]
+    b_carry_init = [T.zeros_like(inits[k]) for k in float_carry] + [T.zeros_like(nonseqs[i]) for i in acc]
+    b_nonseq_ph = [p for p in P if id(p) in used and not any(p is q for q in b_seq_ph)]
+    b_nonseq_outer = [outer[P.index(p)] for p in b_nonseq_ph]
+
+    # Everything else the backward step reads (constants aside) is captured as a non-sequence.
+    back_op = Scan(b_seq_ph + b_carry_ph + b_nonseq_ph, back_outputs, len(b_seq_ph), len(b_carry_ph),
+                   n_steps_given=True, name=f"grad_of_{op.name}")
+    b_out = back_op.make_node(k_back, *b_seq_outer, *b_carry_init, *b_nonseq_outer).outputs
+    nfc = len(float_carry)
+    b_carry_traces, b_acc_traces, b_ys = b_out[:nfc], b_out[nfc:len(b_carry_ph)], b_out[len(b_carry_ph):]
+
+    def last(trace, init):
+        # after zero backward steps the carry is its initial value
+        return T.switch(T.gt(k_back, 0), trace[-1], init)
+
+    result = [None] * len(inputs)
+    for j, i in enumerate(seq_idx):
+        g_rev = b_ys[j]
+        g = rev(g_rev)
+        full = T.zeros_like(seqs[i])
+        start = n_steps - k_back
+        result[1 + i] = T.set_subtensor(full[start:n_steps], g)
+    for j, k in enumerate(float_carry):
+        g0 = last(b_carry_traces[j], b_carry_init[j])
+        if op.truncate_gradient >= 0:
+            g0 = T.switch(T.le(n_steps, op.truncate_gradient), g0, T.zeros_like(g0))
+        result[1 + ns + k] = g0
+    for j, i in enumerate(acc):
+        result[1 + ns + nc + i] = last(b_acc_traces[j], b_carry_init[nfc + j])
+    return result
+
+
+def _inner_vjp(seeds, wrt):
+    from .grad import backprop
+    return backprop(seeds, wrt)
+
+
+def _invariant_vars(outputs, placeholders, nonseq_ids):
+    """ids of inner variables that depend only on non-sequences and constants (same at every step)."""
+    varying = {id(p) for p in placeholders if id(p) not in nonseq_ids}
+    invariant = set()
+    for node in toposort(outputs, stop_at=placeholders):
+        if not any(id(i) in varying for i in node.inputs) and not isinstance(node.op, Scan):
+            invariant.update(id(o) for o in node.outputs)
+        else:
+            varying.update(id(o) for o in node.outputs)
+    return invariant
+
+
+# --------------------------------------------------------------------------- Theano front end
+
+def _as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _normalize_sequence(s):
+    if isinstance(s, dict):
+        if "input" not in s:
+            raise ScanError("scan: a sequence given as a dict needs an 'input' entry")
+        taps = list(s.get("taps", [0]) or [0])
+        return as_variable(s["input"]), taps
+    return as_variable(s), [0]
+
+
+def _normalize_output_info(o, i):
+    """(initial value or None, taps) for one entry of outputs_info."""
+    if o is None:
+        return None, []
+    if isinstance(o, dict):
+        init = o.get("initial")
+        if init is None:
+            return None, []
+        taps = list(o.get("taps", [-1]))
+        if any(t >= 0 for t in taps):
+            raise ScanError(f"scan: outputs_info[{i}] taps must be negative, got {taps}")
+        return as_variable(init), taps
+    return as_variable(o), [-1]
+
+
+def _step_type(v):
+    """The type of one step of a sequence: the leading axis removed."""
+    if v.ndim == 0:
+        raise ScanError(f"scan: sequence {v.describe()} is a scalar; sequences need a leading time axis")
+    return TensorType(v.dtype, v.type.shape[1:])
+
+
+def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None, truncate_gradient=-1,
+         go_backwards=False, mode=None, name=None, profile=False, allow_gc=None, strict=False,
+         return_list=False):
+    """Loop ``fn`` over ``sequences`` carrying states, as Theano's ``scan``; returns ``(outputs, updates)``.
+
+    ``fn`` receives, in order: one slice per sequence tap, one value per state
+    tap, then the non-sequences.  It returns the new states and other outputs
+    (``outputs_info`` entries that are None), optionally with a dict of
+    shared-variable updates.  See docs/scan.md for the full description.
+    """
+    from . import tensor as T
+
+    name = name or getattr(fn, "__name__", "scan")
+    if name == "<lambda>":
+        name = "scan"
+    seqs = [_normalize_sequence(s) for s in _as_list(sequences)]
+    outs_info = [_normalize_output_info(o, i) for i, o in enumerate(_as_list(outputs_info))]
+    non_seqs = [as_variable(v) for v in _as_list(non_sequences)]
+
+    if go_backwards:
+        seqs = [(s[::-1], taps) for s, taps in seqs]
+
+    # ---- n_steps and the per-tap sequence slices (all of one length)
+    n_given = n_steps is not None
+    if n_given:
+        n_steps = as_variable(n_steps)
+        if isinstance(n_steps, Constant) and int(n_steps.data) < 0:
+            raise ScanError(f"scan: n_steps must be >= 0, got {int(n_steps.data)}")
+    elif not seqs:
+        raise ScanError("scan: give sequences or n_steps (a loop needs to know how long it runs)")
+    outer_seq, inner_seq = [], []
+    for si, (s, taps) in enumerate(seqs):
+        lo, hi = min(taps), max(taps)
+        span = hi - lo
+        for tap in taps:
+            start = tap - lo
+            stop = T.shape_i(s, 0) - (span - start) if span - start else None
+            outer_seq.append(s[start:stop] if (start or stop is not None) else s)
+            ph = _step_type(s)(f"{s.name or 'seq%d' % si}[t{tap:+d}]" if tap else f"{s.name or 'seq%d' % si}[t]")
+            inner_seq.append(ph)
+    if not n_given:
+        n_steps = T.shape_i(outer_seq[0], 0)
+
+    # ---- states: each tap list becomes carries that shift by one each step
+    carry_inits, carry_ph, state_slots = [], [], []
+    for oi, (init, taps) in enumerate(outs_info):
+        if init is None:
+            state_slots.append(None)
+            continue
+        depth = -min(taps)
+        if depth == 1:
+            inits = [init]
+        else:
+            if init.ndim == 0:
+                raise ScanError(f"scan: outputs_info[{oi}] has taps {taps}, so its initial value needs a leading "
+                                f"axis of at least {depth} entries; got {init.describe()}")
+            inits = [init[k - depth] for k in range(depth)]  # the last `depth` entries: t-depth .. t-1
+        first = len(carry_ph)
+        for k, iv in enumerate(inits):
+            label = init.name or f"out{oi}"
+            carry_inits.append(iv)
+            carry_ph.append(iv.type(f"{label}[t{k - depth:+d}]"))
+        state_slots.append((first, depth, taps))
+
+    ns_ph = [v.type(v.name) if not isinstance(v, Constant) else v for v in non_seqs]
+
+    # ---- call the step function in Theano's argument order
+    args = list(inner_seq)
+    for slot in state_slots:
+        if slot is not None:
+            first, depth, taps = slot
+            args.extend(carry_ph[first + depth + t] for t in taps)
+    args.extend(ns_ph)
+    raw = fn(*args)
+    outputs, updates = _split_step_result(raw)
+    if outs_info and len(outputs) != len(outs_info):
+        raise ScanError(f"scan: the step function returned {len(outputs)} output(s) but outputs_info has "
+                        f"{len(outs_info)} entries (use None for outputs that are not fed back)")
+    if not outs_info:
+        state_slots = [None] * len(outputs)
+
+    # ---- new carries and ys
+    new_carries = [None] * len(carry_ph)
+    ys, y_slot = [], {}
+    for oi, (out, slot) in enumerate(zip(outputs, state_slots)):
+        if slot is None:
+            y_slot[oi] = len(ys)
+            ys.append(out)
+            continue
+        first, depth, _ = slot
+        init = outs_info[oi][0]
+        _check_state_type(oi, out, carry_ph[first + depth - 1], init, strict)
+        if out.dtype != carry_ph[first].dtype:
+            out = T.cast(out, carry_ph[first].dtype)
+        for k in range(depth - 1):
+            new_carries[first + k] = carry_ph[first + k + 1]
+        new_carries[first + depth - 1] = out
+
+    # shared-variable updates become carries too: inside the step the shared variable reads the carry
+    upd_items = list(updates.items())
+    upd_first = len(carry_ph)
+    for sv, new in upd_items:
+        if not isinstance(sv, SharedVariable):
+            raise ScanError(f"scan: updates returned by the step must be keyed by shared variables, got {sv}")
+        ph = sv.type(f"{sv.name or 'shared'}[t-1]")
+        carry_inits.append(sv)
+        carry_ph.append(ph)
+        new = as_variable(new)
+        if new.dtype != sv.dtype:
+            raise ScanError(f"scan: update of {sv.describe()} in the step has dtype {new.dtype}")
+        new_carries.append(new)
+    replace = {sv: carry_ph[upd_first + i] for i, (sv, _) in enumerate(upd_items)}
+
+    inner_outputs = [as_variable(v) for v in new_carries + ys]
+    if replace:
+        inner_outputs = clone_replace(inner_outputs, replace)
+
+    # ---- capture free variables (shared variables, outer inputs) as extra non-sequences
+    placeholders = inner_seq + carry_ph + [p for p in ns_ph if not isinstance(p, Constant)]
+    outer_ns = [v for v, p in zip(non_seqs, ns_ph) if not isinstance(p, Constant)]
+    ph_ids = {id(p) for p in placeholders}
+    captured = [v for v in graph_inputs(inner_outputs, stop_at=placeholders)
+                if id(v) not in ph_ids and not isinstance(v, Constant)]
+    if captured:
+        cap_ph = [v.type(v.name) for v in captured]
+        inner_outputs = clone_replace(inner_outputs, dict(zip(captured, cap_ph)))
+        placeholders += cap_ph
+        outer_ns += captured
+    if strict and captured:
+        raise ScanError(f"scan(strict=True): the step uses {', '.join(str(v) for v in captured)} without "
+                        "receiving it through non_sequences")
+
+    op = Scan(placeholders, inner_outputs, len(inner_seq), len(carry_ph), n_steps_given=n_given,
+              name=name, truncate_gradient=truncate_gradient)
+    node_outputs = op.make_node(n_steps, *outer_seq, *carry_inits, *outer_ns).outputs
+
+    results = []
+    for oi, slot in enumerate(state_slots):
+        if slot is None:
+            results.append(node_outputs[len(carry_ph) + y_slot[oi]])
+        else:
+            first, depth, _ = slot
+            results.append(node_outputs[first + depth - 1])
+    scan_updates = OrderedDict((sv, node_outputs[upd_first + i][-1]) for i, (sv, _) in enumerate(upd_items))
+    if len(results) == 1 and not return_list:
+        return results[0], scan_updates
+    return results, scan_updates
+
+
+def _split_step_result(raw):
+    """(outputs list, updates dict) from whatever the step returned."""
+    if isinstance(raw, dict):
+        return [], OrderedDict(raw)
+    if isinstance(raw, tuple) and len(raw) == 2 and isinstance(raw[1], dict):
+        return [as_variable(v) for v in _as_list(raw[0])], OrderedDict(raw[1])
+    if isinstance(raw, tuple) and len(raw) == 2 and isinstance(raw[0], dict):
+        return [as_variable(v) for v in _as_list(raw[1])], OrderedDict(raw[0])
+    return [as_variable(v) for v in _as_list(raw)], OrderedDict()
+
+
+def _check_state_type(i, out, ph, init, strict):
+    where = f"scan: output {i} of the step function ({out})"
+    state = f"its initial state outputs_info[{i}] ({init.describe()})"
+    if out.ndim != ph.ndim:
+        raise ScanError(f"{where} has {out.ndim} dimensions but {state} has {ph.ndim}: the state must keep its "
+                        "shape from step to step. Fix the step's output or the initial value.")
+    if out.dtype != ph.dtype:
+        raise ScanError(f"{where} has dtype {out.dtype} but {state} has dtype {ph.dtype}. Fix: give the initial "
+                        f"state the step's dtype (T.cast(init, '{out.dtype}') or build it with that dtype), or "
+                        f"cast the output with T.cast(out, '{ph.dtype}').")
+    for axis, (a, b) in enumerate(zip(out.type.shape, ph.type.shape)):
+        if b == 1 and a != 1:
+            raise ScanError(f"{where} has length {'unknown' if a is None else a} on axis {axis}, but {state} is "
+                            f"broadcastable (length 1) there. Fix: give the initial state its real shape, e.g. "
+                            f"T.alloc(0., n, ...) instead of a (1, ...) constant, or T.patternbroadcast/"
+                            f"dimshuffle the output.")
+        if a is not None and b is not None and a != b:
+            raise ScanError(f"{where} has length {a} on axis {axis} but {state} has length {b}.")
+
+
+def map(fn, sequences, non_sequences=None, truncate_gradient=-1, go_backwards=False, mode=None, name=None):
+    """Apply ``fn`` to each step of the sequences (scan with no states)."""
+    return scan(fn, sequences=sequences, outputs_info=None, non_sequences=non_sequences,
+                truncate_gradient=truncate_gradient, go_backwards=go_backwards, name=name or "map")
+
+
+def reduce(fn, sequences, outputs_info, non_sequences=None, go_backwards=False, mode=None, name=None):
+    """Like scan, but returns only the final states."""
+    outs, upd = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
+                     go_backwards=go_backwards, name=name or "reduce", return_list=True)
+    finals = [o[-1] for o in outs]
+    return (finals[0] if len(finals) == 1 else finals), upd
+
+
+def foldl(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=False, name=name or "foldl")
+
+
+def foldr(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, name=name or "foldr")
+
+
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "Scan", "ScanError"]

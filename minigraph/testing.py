@@ -1,0 +1,91 @@
+"""Gradient checking: symbolic gradients against central finite differences.
+
+The checker compares, for a random direction ``v``, the analytic directional
+derivative ``<grad f(x), v>`` with ``(f(x + eps v) - f(x - eps v)) / (2 eps)``,
+which is accurate to second order in ``eps`` and costs two evaluations at any
+size.  Non-scalar outputs are projected on a fixed random tensor first.  With
+``order=2`` the same check is applied to ``x -> <grad f(x), u>``, which tests
+the gradient of the gradient.
+"""
+import numpy as np
+
+from .compile import function
+from .graph import Constant, TensorType, Variable, as_variable
+from .grad import grad
+
+
+class GradientError(AssertionError):
+    """The symbolic gradient disagrees with finite differences."""
+
+
+def _symbolic_inputs(points):
+    return [TensorType(p.dtype, (None,) * p.ndim)(f"arg{i}") for i, p in enumerate(points)]
+
+
+def _scalar_cost(out, rng):
+    """A scalar whose gradient exercises every entry of ``out``: sum(out * R) for a fixed random R."""
+    out = as_variable(out)
+    if out.ndim == 0:
+        return out
+    if None in out.type.shape:
+        raise TypeError("the checked function's output needs a static shape; give inputs with known shapes")
+    r = rng.standard_normal(out.type.shape).astype(out.dtype)
+    return (out * Constant(TensorType(out.dtype, r.shape), r)).sum()
+
+
+def check_grad(fun, points, order=1, eps=1e-6, rtol=1e-5, atol=1e-8, n_directions=2, rng=None):
+    """Assert that the gradient (and with order=2 the second derivative) of ``fun`` is right at ``points``.
+
+    ``fun`` takes symbolic variables (one per point, same dtype and shape) and
+    returns a symbolic output.  Use float64 points.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    points = [np.asarray(p, dtype=np.float64) if np.asarray(p).dtype.kind != "f" else np.asarray(p) for p in points]
+    xs = [TensorType(p.dtype, p.shape)(f"arg{i}") for i, p in enumerate(points)]
+    cost = _scalar_cost(fun(*xs), rng)
+    if order == 2:
+        gs = grad(cost, xs, disconnected_inputs="ignore")
+        us = [Constant(TensorType(p.dtype, p.shape), rng.standard_normal(p.shape)) for p in points]
+        cost = sum(((g * u).sum() for g, u in zip(gs, us)), as_variable(np.float64(0.0)))
+    elif order != 1:
+        raise ValueError("order must be 1 or 2")
+    gs = grad(cost, xs, disconnected_inputs="ignore")
+    f_cost = function(xs, cost, on_unused_input="ignore")
+    f_grad = function(xs, gs, on_unused_input="ignore")
+    analytic = [np.asarray(g) for g in f_grad(*points)]
+    for _ in range(n_directions):
+        vs = [rng.standard_normal(p.shape) for p in points]
+        plus = f_cost(*[p + eps * v for p, v in zip(points, vs)])
+        minus = f_cost(*[p - eps * v for p, v in zip(points, vs)])
+        numeric = (plus - minus) / (2 * eps)
+        symbolic = sum(float(np.sum(g * v)) for g, v in zip(analytic, vs))
+        if not np.isclose(symbolic, numeric, rtol=rtol, atol=atol):
+            raise GradientError(f"order-{order} gradient mismatch: symbolic directional derivative {symbolic!r}, "
+                                f"finite differences {numeric!r} (abs err {abs(symbolic - numeric):.3g})")
+    return analytic
+
+
+def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None):
+    """Theano's name for ``check_grad`` (first order)."""
+    if isinstance(rng, np.random.RandomState):
+        rng = np.random.default_rng(rng.randint(2**31))
+    check_grad(fun, pt, order=1, eps=eps or 1e-6, rtol=rel_tol or 1e-5, atol=abs_tol or 1e-8,
+               n_directions=n_tests, rng=rng)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central-difference gradient of a scalar numpy function ``f`` at ``x`` (entry by entry; small x only)."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        fp = f(x)
+        x[i] = old - eps
+        fm = f(x)
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+__all__ = ["check_grad", "verify_grad", "numeric_grad", "GradientError", "Variable"]
