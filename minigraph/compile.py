@@ -159,6 +159,13 @@ def _identifier(name):
     return "".join(c if c.isalnum() else "_" for c in name) or "program"
 
 
+def _root(a):
+    """The array that owns ``a``'s memory (``a`` itself unless it is a view)."""
+    while isinstance(getattr(a, "base", None), np.ndarray):
+        a = a.base
+    return a
+
+
 def _fast_filter(var, allow_downcast):
     """Validate one input value: a quick exact-type path, else the full conversion rules."""
     t = var.type
@@ -278,10 +285,16 @@ class Function:
                 if err is None:
                     raise
                 raise err from exc
-        n = self._n_out
-        for c, v in zip(self._update_containers, results[n:]):
-            c.value = v if type(v) is np.ndarray else np.asarray(v)
-        outs = [r if type(r) is np.ndarray and r.flags.writeable else np.array(r) for r in results[:n]]
+        # Ops may return views or their input itself (x.T, x[0], identity), so an output or a new shared value
+        # could share memory with the caller's arrays or with shared storage: copy exactly those.
+        n, n_in = self._n_out, len(self.inputs)
+        in_roots = {id(_root(v)) for v in vals[:n_in]}
+        new = [v if type(v) is np.ndarray and id(_root(v)) not in in_roots else np.array(v) for v in results[n:]]
+        for c, v in zip(self._update_containers, new):
+            c.value = v
+        guarded = in_roots.union([id(_root(v)) for v in vals[n_in:]], [id(_root(v)) for v in new])
+        outs = [r if type(r) is np.ndarray and r.flags.writeable and id(_root(r)) not in guarded else np.array(r)
+                for r in results[:n]]
         return outs[0] if self.single else outs
 
     def debugprint(self, file=None):

@@ -32,6 +32,9 @@ class Rewriter:
         self.canon = {}
         self.merged = {}
         self.consts = {}
+        # canon is keyed by id(): every keyed object is kept alive here, or a freed variable's
+        # id could be reused by a new one and hit a stale entry.
+        self.alive = []
 
     def __call__(self, outputs):
         return [self.get(v) for v in outputs]
@@ -62,6 +65,7 @@ class Rewriter:
     def _constant(self, c):
         key = c.signature()
         canon = self.consts.setdefault(key, c)
+        self.alive.append(c)
         self.canon[id(c)] = canon
         return canon
 
@@ -74,6 +78,7 @@ class Rewriter:
             new.tag.trace, new.tag.grad_of = node.tag.trace, node.tag.grad_of
             for o_old, o_new in zip(node.outputs, new.outputs):
                 o_new.name = o_old.name
+        self.alive.append((node, new))
         key = (new.op, tuple(id(v) for v in new.inputs))
         try:
             hash(key)
@@ -110,9 +115,30 @@ class Rewriter:
         return None
 
 
+PRE_PASSES = []   # whole-graph passes before the local rules: outputs -> outputs
+POST_PASSES = []  # whole-graph passes after them: outputs -> new outputs, or None when nothing changed
+
+
 def rewrite_graph(outputs, inputs=(), rules=None):
-    """Rewritten copies of ``outputs`` (the originals are untouched; ``inputs`` are kept as they are)."""
-    return Rewriter(rules)(list(outputs))
+    """Rewritten copies of ``outputs`` (the originals are untouched; ``inputs`` are kept as they are).
+
+    Whole-graph passes (e.g. scan pruning) that change something trigger
+    another round of local rules, at most a few times.
+    """
+    outputs = list(outputs)
+    for p in PRE_PASSES:
+        outputs = p(outputs)
+    outputs = Rewriter(rules)(outputs)
+    for _ in range(4):
+        changed = False
+        for p in POST_PASSES:
+            new = p(outputs)
+            if new is not None:
+                outputs, changed = new, True
+        if not changed:
+            break
+        outputs = Rewriter(rules)(outputs)
+    return outputs
 
 
 # --------------------------------------------------------------------------- helpers
@@ -302,5 +328,7 @@ def count_nodes(outputs):
     from .graph import toposort
     return len(toposort(outputs if isinstance(outputs, (list, tuple)) else [outputs]))
 
+
+from . import scan_rewrites  # noqa: E402,F401  (registers the scan rules)
 
 __all__ = ["rewrite_graph", "local_rule", "Rewriter", "count_nodes", "LOCAL_RULES"]

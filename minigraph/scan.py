@@ -25,6 +25,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .compile import ExecutionError, Program
+from .grad import backprop
 from .graph import (Apply, Constant, SharedVariable, TensorType, Variable, as_variable, clone_replace,
                     graph_inputs, toposort)
 
@@ -34,39 +35,57 @@ class ScanError(TypeError):
 
 
 class Scan:
-    """The core loop op.  Outer inputs: ``[n_steps, *sequences, *inits, *non_sequences]``;
-    outer outputs: one trace per carry (``(n_steps, ...)``, or ``(1, ...)`` holding only the last
-    step when ``keep[k] == 'last'``), then one stacked array per y."""
+    """The core loop op.
+
+    Outer inputs: ``[n_steps, *sequences, *inits, *non_sequences]``.  Inner
+    outputs: ``[*new_carries, *ys, *sums]``.  Outer outputs: one trace per
+    carry (``(n_steps, ...)``; ``(1, ...)`` holding only the last step when
+    ``keep[k] == 'last'``), one stacked array per y, and for each ``sum``
+    output the sum of its per-step values (how BPTT accumulates parameter
+    gradients without storing them per step).
+    """
 
     nout = None
     foldable = False
     broadcasts = False
     view_map = None
 
-    def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carry, n_steps_given=True, keep=None,
+    def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carry, n_sums=0, n_steps_given=True, keep=None,
                  name="scan", origin=None, truncate_gradient=-1):
         self.inner_inputs = list(inner_inputs)
         self.inner_outputs = list(inner_outputs)
-        self.n_seqs, self.n_carry = n_seqs, n_carry
+        self.n_seqs, self.n_carry, self.n_sums = n_seqs, n_carry, n_sums
         self.n_nonseq = len(self.inner_inputs) - n_seqs - n_carry
-        self.n_ys = len(self.inner_outputs) - n_carry
+        self.n_ys = len(self.inner_outputs) - n_carry - n_sums
         self.n_steps_given = n_steps_given
         self.keep = tuple(keep or ("all",) * n_carry)
         self.name = name
         self.origin = origin if origin is not None else self
         self.truncate_gradient = truncate_gradient
         self._program = None
+        for k in range(n_carry):
+            ph, out = self.inner_inputs[n_seqs + k], self.inner_outputs[k]
+            if ph.dtype != out.dtype or ph.ndim != out.ndim:
+                raise ScanError(f"{self}: carry {k} enters the step as {ph.describe()} but leaves as {out.describe()}")
 
-    # ---- graph interface
     def __call__(self, *inputs):
         return self.make_node(*inputs).outputs
 
     def __str__(self):
-        return f"scan{{{self.name}, carries={self.n_carry}, ys={self.n_ys}}}"
+        extra = f", sums={self.n_sums}" if self.n_sums else ""
+        return f"scan{{{self.name}, carries={self.n_carry}, ys={self.n_ys}{extra}}}"
 
     def inner_graph(self):
         """The step's outputs (debugprint and the graphviz renderer show them under the scan)."""
         return self.inner_outputs
+
+    @property
+    def ys(self):
+        return self.inner_outputs[self.n_carry:self.n_carry + self.n_ys]
+
+    @property
+    def sums(self):
+        return self.inner_outputs[self.n_carry + self.n_ys:]
 
     def make_node(self, n_steps, *outer):
         n_steps = as_variable(n_steps)
@@ -77,21 +96,24 @@ class Scan:
         outer = [as_variable(v) for v in outer]
         if len(outer) != len(self.inner_inputs):
             raise ScanError(f"{self}: expected {len(self.inner_inputs)} outer inputs, got {len(outer)}")
+        for ph, v in zip(self.inner_inputs[self.n_seqs:], outer[self.n_seqs:]):
+            if ph.dtype != v.dtype or ph.ndim != v.ndim:
+                raise ScanError(f"{self}: outer input {v.describe()} does not fit inner {ph.describe()}")
         n = _const(n_steps)
         types = []
         for k in range(self.n_carry):
             t = self.inner_inputs[self.n_seqs + k].type
             lead = 1 if self.keep[k] == "last" else n
             types.append(TensorType(t.dtype, (lead,) + t.shape))
-        for y in self.inner_outputs[self.n_carry:]:
-            types.append(TensorType(y.dtype, (n,) + y.type.shape))
+        types += [TensorType(y.dtype, (n,) + y.type.shape) for y in self.ys]
+        types += [y.type for y in self.sums]
         return Apply(self, [n_steps] + outer, types)
 
     def with_(self, **changes):
         """A copy of this op with some fields changed (rewrites use it)."""
         fields = dict(inner_inputs=self.inner_inputs, inner_outputs=self.inner_outputs, n_seqs=self.n_seqs,
-                      n_carry=self.n_carry, n_steps_given=self.n_steps_given, keep=self.keep, name=self.name,
-                      origin=self.origin, truncate_gradient=self.truncate_gradient)
+                      n_carry=self.n_carry, n_sums=self.n_sums, n_steps_given=self.n_steps_given, keep=self.keep,
+                      name=self.name, origin=self.origin, truncate_gradient=self.truncate_gradient)
         fields.update(changes)
         return Scan(**fields)
 
@@ -107,10 +129,7 @@ class Scan:
     def make_thunk(self, node):
         return self.perform
 
-    def perform(self, n, *outer):
-        ns, nc = self.n_seqs, self.n_carry
-        seqs, carries, nonseqs = outer[:ns], list(outer[ns:ns + nc]), outer[ns + nc:]
-        n = int(n)
+    def _check_lengths(self, n, seqs):
         if n < 0:
             raise ExecutionError(f"{self}: n_steps must be >= 0, got {n}")
         for i, s in enumerate(seqs):
@@ -119,23 +138,31 @@ class Scan:
                 raise ExecutionError(
                     f"{self}: sequence {i} ({self.inner_inputs[i]}) has {length} steps but the loop runs {n}"
                     + ("" if self.n_steps_given else "; all sequences must have the same length"))
+
+    def perform(self, n, *outer):
+        ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
+        seqs, carries, nonseqs = outer[:ns], tuple(outer[ns:ns + nc]), tuple(outer[ns + nc:])
+        n = int(n)
+        self._check_lengths(n, seqs)
         run = self.program().run
-        keep_all = [k for k in range(nc) if self.keep[k] == "all"]
-        traces = [None] * nc
-        ys = [None] * self.n_ys
+        stored = [k for k in range(nc) if self.keep[k] == "all"]
+        traces, ys, sums = {}, [], []
         t = -1
         try:
             for t in range(n):
                 outs = run(*[s[t] for s in seqs], *carries, *nonseqs)
                 carries = outs[:nc]
-                if t == 0:
-                    traces = [np.empty((n,) + np.shape(c), np.asarray(c).dtype) if self.keep[k] == "all" else None
-                              for k, c in enumerate(carries)]
-                    ys = [np.empty((n,) + np.shape(y), np.asarray(y).dtype) for y in outs[nc:]]
-                for k in keep_all:
+                if t == 0:  # shapes are known after the first step: allocate once
+                    traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
+                    ys = [np.empty((n,) + np.shape(y), v.dtype) for y, v in zip(outs[nc:nc + ny], self.ys)]
+                    sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
+                else:
+                    for acc, y in zip(sums, outs[nc + ny:]):
+                        np.add(acc, y, out=acc)
+                for k in stored:
                     traces[k][t] = carries[k]
-                for j, y in enumerate(outs[nc:]):
-                    ys[j][t] = y
+                for buf, y in zip(ys, outs[nc:nc + ny]):
+                    buf[t] = y
         except ExecutionError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the step and the inner node
@@ -143,19 +170,28 @@ class Scan:
             err = self.program().explain(args, exc)
             msg = f"{self}: step {t} failed"
             raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
+        return self._results(n, outer, carries, traces, ys, sums)
+
+    def _results(self, n, outer, carries, traces, ys, sums):
+        ns, nc = self.n_seqs, self.n_carry
         results = []
         for k in range(nc):
-            c = np.asarray(carries[k]) if n else np.asarray(outer[ns + k])
-            if self.keep[k] == "last":
-                results.append(c[None].copy() if n else np.empty((0,) + c.shape, c.dtype))
-            else:
-                results.append(traces[k] if n else np.empty((0,) + c.shape, c.dtype))
-        for j in range(self.n_ys):
+            c = np.asarray(carries[k])
             if n == 0:
-                y = self.inner_outputs[nc + j]
-                results.append(np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype))
+                results.append(np.empty((0,) + c.shape, c.dtype))
+            elif self.keep[k] == "last":
+                results.append(c[None].copy())
             else:
-                results.append(ys[j])
+                results.append(traces[k])
+        for j, y in enumerate(self.ys):
+            results.append(ys[j] if n else np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype))
+        for j, y in enumerate(self.sums):
+            if n:
+                results.append(sums[j])
+            elif None in y.type.shape:
+                raise ExecutionError(f"{self}: zero steps, and the shape of summed output {j} is not static")
+            else:
+                results.append(np.zeros(y.type.shape, y.dtype))
         return tuple(results)
 
     # ---- gradient
@@ -174,156 +210,143 @@ def _is_float(v):
 # --------------------------------------------------------------------------- gradient (BPTT)
 
 def _scan_pullback(op, inputs, outputs, cotangents):
+    """BPTT as a scan running backwards over the forward traces.
+
+    Backward step at time t (placeholders in brackets)::
+
+        total_k   = [g_next_k] + [g_trace_k(t)]            cotangent of carry k leaving step t
+        vjp       = pullback of the forward step at (x_t, c_{t-1}, theta) with (total, [g_y(t)], [g_sum])
+        g_next_k' = vjp[c_{t-1}]                           carried to step t-1
+        ys:   vjp[x_t]                                     gradient of each sequence at t
+        sums: vjp[theta]                                   accumulated over steps: the parameter gradients
+    """
     from . import tensor as T
 
     n_steps, outer = inputs[0], inputs[1:]
-    ns, nc, nn = op.n_seqs, op.n_carry, op.n_nonseq
+    ns, nc, ny = op.n_seqs, op.n_carry, op.n_ys
     seqs, inits, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
     P = op.inner_inputs
     p_seq, p_carry, p_nonseq = P[:ns], P[ns:ns + nc], P[ns + nc:]
     O = op.inner_outputs
     float_carry = [k for k in range(nc) if _is_float(p_carry[k])]
+    if any(op.keep[k] == "last" and cotangents[k] is not None for k in range(nc)):
+        raise NotImplementedError("gradient through a save-memory scan: differentiate the graph before compiling")
 
-    # Placeholders of the backward step.
-    g_next = {k: p_carry[k].type(f"g_{p_carry[k].name or 'c%d' % k}_next") for k in float_carry}
-    g_trace = {}
-    for k in float_carry:
-        ct = cotangents[k]
-        if ct is not None:
-            if op.keep[k] == "last":
-                raise NotImplementedError("gradient through a save-memory scan; differentiate before compiling")
-            g_trace[k] = p_carry[k].type(f"g_trace{k}_t")
-    g_y = {j: O[nc + j].type(f"g_y{j}_t") for j in range(op.n_ys)
+    # Placeholders of the backward step and the seeds of its vector-Jacobian product.
+    g_next = {k: p_carry[k].type(f"g_{p_carry[k].name or 'c%d' % k}") for k in float_carry}
+    g_trace = {k: p_carry[k].type(f"g_trace{k}") for k in float_carry if cotangents[k] is not None}
+    g_y = {j: O[nc + j].type(f"g_y{j}") for j in range(ny)
            if cotangents[nc + j] is not None and _is_float(O[nc + j])}
-
+    g_sum = {j: O[nc + ny + j].type(f"g_sum{j}") for j in range(op.n_sums)
+             if cotangents[nc + ny + j] is not None and _is_float(O[nc + ny + j])}
     seeds = {}
-    for k in float_carry:
-        total = g_next[k] + g_trace[k] if k in g_trace else g_next[k]
-        seeds[O[k]] = total if O[k] not in seeds else seeds[O[k]] + total
-    for j, g in g_y.items():
-        v = O[nc + j]
+
+    def seed(v, g):
         seeds[v] = g if v not in seeds else seeds[v] + g
-    if not seeds:
-        return [None] * len(inputs)
-    # Inner outputs may be placeholders themselves (a carry passed through); route those directly.
-    wrt = list(p_seq) + list(p_carry) + list(p_nonseq)
-    grads = _inner_vjp(seeds, wrt)
+
+    for k in float_carry:
+        seed(O[k], g_next[k] + g_trace[k] if k in g_trace else g_next[k])
+    for j, g in g_y.items():
+        seed(O[nc + j], g)
+    for j, g in g_sum.items():
+        seed(O[nc + ny + j], g)
+    grads = backprop(seeds, list(P))
     g_seq, g_carry_prev, g_nonseq = grads[:ns], grads[ns:ns + nc], grads[ns + nc:]
 
-    # Backward step outputs: carry cotangents, accumulated non-sequence gradients, per-step seq gradients.
-    acc = {i: p_nonseq[i].type(f"acc_{p_nonseq[i].name or i}") for i in range(nn)
-           if g_nonseq[i] is not None and _is_float(p_nonseq[i])}
     back_carry_out = [g_carry_prev[k] if g_carry_prev[k] is not None else T.zeros_like(g_next[k])
                       for k in float_carry]
-    back_acc_out = [acc[i] + g_nonseq[i] for i in acc]
-    seq_idx = [i for i in range(ns) if g_seq[i] is not None and _is_float(p_seq[i])]
-    back_ys = [g_seq[i] for i in seq_idx]
-    back_outputs = back_carry_out + back_acc_out + back_ys
+    seq_idx = [i for i in range(ns) if g_seq[i] is not None]
+    ns_idx = [i for i in range(len(p_nonseq)) if g_nonseq[i] is not None]
+    back_outputs = back_carry_out + [g_seq[i] for i in seq_idx] + [g_nonseq[i] for i in ns_idx]
 
-    # Residuals: forward-step intermediates used by the backward step become stored outputs.
-    forward_vars = {id(o) for node in toposort(O, stop_at=P) for o in node.outputs}
-    loop_invariant = _invariant_vars(O, P, {id(p) for p in p_nonseq})
-    residuals = []
-    back_nodes = toposort(back_outputs, stop_at=P)
-    seen = set()
-    for node in back_nodes:
-        if id(node.outputs[0]) in forward_vars:
-            continue
-        for v in node.inputs:
-            if id(v) in forward_vars and id(v) not in loop_invariant and id(v) not in seen:
-                seen.add(id(v))
-                residuals.append(v)
-    for v in back_outputs:
-        if id(v) in forward_vars and id(v) not in loop_invariant and id(v) not in seen:
-            seen.add(id(v))
-            residuals.append(v)
-    res_from_carry = {}
-    extra_ys = []
-    for v in residuals:
-        k = next((k for k in range(nc) if O[k] is v), None)
-        if k is not None:
-            res_from_carry[id(v)] = k
-        else:
-            extra_ys.append(v)
+    # Residuals: forward-step intermediates that the backward step reads are stored by the forward
+    # scan (as extra ys), so the backward step never recomputes them.
+    residuals = _residuals(O, P, p_nonseq, back_outputs)
+    carry_of = {id(O[k]): k for k in range(nc)}
+    extra_ys = [v for v in residuals if id(v) not in carry_of]
     res_ph = {id(v): v.type(f"res_{v.name or i}") for i, v in enumerate(residuals)}
     back_outputs = clone_replace(back_outputs, {v: res_ph[id(v)] for v in residuals})
 
-    # The forward scan again, now keeping every carry's trace and the residuals (merged with the
-    # original at compile time, so the loop runs once).
-    fwd_op = op.with_(inner_outputs=list(O) + extra_ys, keep=("all",) * nc, origin=op.origin)
+    # The forward scan again, keeping every carry's trace and the residuals.  It has the original's
+    # inputs and outputs as a prefix, so at compile time the two merge into one loop.
+    ys_end = nc + ny
+    fwd_op = op.with_(inner_outputs=list(O[:ys_end]) + extra_ys + list(O[ys_end:]), keep=("all",) * nc)
     fwd = fwd_op.make_node(n_steps, *outer).outputs
-    traces = fwd[:nc]
-    extra_traces = fwd[nc + op.n_ys:]
+    traces, extra_traces = fwd[:nc], fwd[ys_end:ys_end + len(extra_ys)]
 
-    # Which placeholders the backward step still reads.
     used = {id(v) for v in graph_inputs(back_outputs)}
-    k_back = n_steps if op.truncate_gradient < 0 else T.minimum(n_steps, op.truncate_gradient)
+    truncated = op.truncate_gradient >= 0
+    k_back = T.minimum(n_steps, op.truncate_gradient) if truncated else n_steps
 
     def rev(x):
         return x[::-1]
 
-    b_seq_ph, b_seq_outer = [], []
+    b_seq = []  # (placeholder, outer sequence in backward order)
     for i in range(ns):
         if id(p_seq[i]) in used:
-            b_seq_ph.append(p_seq[i])
-            b_seq_outer.append(rev(seqs[i][:n_steps]))
+            b_seq.append((p_seq[i], rev(seqs[i][:n_steps]) if op.n_steps_given else rev(seqs[i])))
     for k in range(nc):
         if id(p_carry[k]) in used:  # the value entering step t: init, then trace[:-1]
             prev = T.concatenate([T.expand_dims(inits[k], 0), traces[k][:-1]], axis=0)
-            b_seq_ph.append(p_carry[k])
-            b_seq_outer.append(rev(prev[:n_steps]))
+            b_seq.append((p_carry[k], rev(prev)))
     for v in residuals:
-        ph = res_ph[id(v)]
+        if id(res_ph[id(v)]) in used:
+            src = traces[carry_of[id(v)]] if id(v) in carry_of else extra_traces[extra_ys.index(v)]
+            b_seq.append((res_ph[id(v)], rev(src)))
+    for k, ph in g_trace.items():
         if id(ph) in used:
-            b_seq_ph.append(ph)
-            if id(v) in res_from_carry:
-                b_seq_outer.append(rev(traces[res_from_carry[id(v)]]))
-            else:
-                b_seq_outer.append(rev(extra_traces[extra_ys.index(v)]))
-    for k in float_carry:
-        if k in g_trace:
-            b_seq_ph.append(g_trace[k])
-            b_seq_outer.append(rev(cotangents[k]))
+            b_seq.append((ph, rev(cotangents[k])))
     for j, ph in g_y.items():
-        b_seq_ph.append(ph)
-        b_seq_outer.append(rev(cotangents[nc + j]))
+        if id(ph) in used:
+            b_seq.append((ph, rev(cotangents[nc + j])))
+    seq_ids = {id(ph) for ph, _ in b_seq}
+    b_nonseq = [(p, outer[i]) for i, p in enumerate(P) if id(p) in used and id(p) not in seq_ids]
+    b_nonseq += [(ph, cotangents[nc + ny + j]) for j, ph in g_sum.items() if id(ph) in used]
 
-    b_carry_ph = [g_next[k] for k in float_carry] + [acc[i] for i in acc]
-    b_carry_init = [T.zeros_like(inits[k]) for k in float_carry] + [T.zeros_like(nonseqs[i]) for i in acc]
-    b_nonseq_ph = [p for p in P if id(p) in used and not any(p is q for q in b_seq_ph)]
-    b_nonseq_outer = [outer[P.index(p)] for p in b_nonseq_ph]
-
-    # Everything else the backward step reads (constants aside) is captured as a non-sequence.
-    back_op = Scan(b_seq_ph + b_carry_ph + b_nonseq_ph, back_outputs, len(b_seq_ph), len(b_carry_ph),
-                   n_steps_given=True, name=f"grad_of_{op.name}")
-    b_out = back_op.make_node(k_back, *b_seq_outer, *b_carry_init, *b_nonseq_outer).outputs
+    b_carry_ph = [g_next[k] for k in float_carry]
+    back_op = Scan([ph for ph, _ in b_seq] + b_carry_ph + [ph for ph, _ in b_nonseq], back_outputs,
+                   n_seqs=len(b_seq), n_carry=len(b_carry_ph), n_sums=len(ns_idx), n_steps_given=True,
+                   name=f"grad_of_{op.name}")
+    b_out = back_op.make_node(k_back, *[o for _, o in b_seq], *[T.zeros_like(inits[k]) for k in float_carry],
+                              *[o for _, o in b_nonseq]).outputs
     nfc = len(float_carry)
-    b_carry_traces, b_acc_traces, b_ys = b_out[:nfc], b_out[nfc:len(b_carry_ph)], b_out[len(b_carry_ph):]
-
-    def last(trace, init):
-        # after zero backward steps the carry is its initial value
-        return T.switch(T.gt(k_back, 0), trace[-1], init)
+    b_carry_traces, b_ys, b_sums = b_out[:nfc], b_out[nfc:nfc + len(seq_idx)], b_out[nfc + len(seq_idx):]
 
     result = [None] * len(inputs)
-    for j, i in enumerate(seq_idx):
-        g_rev = b_ys[j]
+    for g_rev, i in zip(b_ys, seq_idx):
         g = rev(g_rev)
-        full = T.zeros_like(seqs[i])
-        start = n_steps - k_back
-        result[1 + i] = T.set_subtensor(full[start:n_steps], g)
-    for j, k in enumerate(float_carry):
-        g0 = last(b_carry_traces[j], b_carry_init[j])
-        if op.truncate_gradient >= 0:
+        if truncated or op.n_steps_given:  # only the steps that ran (and were not truncated) get gradient
+            g = T.set_subtensor(T.zeros_like(seqs[i])[n_steps - k_back:n_steps], g)
+        result[1 + i] = g
+    for trace, k in zip(b_carry_traces, float_carry):
+        g0 = T.sum(trace[-1:], axis=0)  # the carry after the last backward step; zeros after none
+        if truncated:
             g0 = T.switch(T.le(n_steps, op.truncate_gradient), g0, T.zeros_like(g0))
         result[1 + ns + k] = g0
-    for j, i in enumerate(acc):
-        result[1 + ns + nc + i] = last(b_acc_traces[j], b_carry_init[nfc + j])
+    for g, i in zip(b_sums, ns_idx):
+        result[1 + ns + nc + i] = g
     return result
 
 
-def _inner_vjp(seeds, wrt):
-    from .grad import backprop
-    return backprop(seeds, wrt)
+def _residuals(forward_outputs, placeholders, p_nonseq, back_outputs):
+    """Forward-step variables the backward step reads, except loop-invariant ones (recomputed cheaply,
+    and hoisted out of the loop by the rewrites)."""
+    forward_vars = {id(o) for node in toposort(forward_outputs, stop_at=placeholders) for o in node.outputs}
+    invariant = _invariant_vars(forward_outputs, placeholders, {id(p) for p in p_nonseq})
+    found, seen = [], set()
+
+    def take(v):
+        if id(v) in forward_vars and id(v) not in invariant and id(v) not in seen:
+            seen.add(id(v))
+            found.append(v)
+
+    for node in toposort(back_outputs, stop_at=placeholders):
+        if id(node.outputs[0]) not in forward_vars:
+            for v in node.inputs:
+                take(v)
+    for v in back_outputs:
+        take(v)
+    return found
 
 
 def _invariant_vars(outputs, placeholders, nonseq_ids):

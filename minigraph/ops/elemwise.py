@@ -102,12 +102,10 @@ def _no_grad(self, inputs, outputs, gz):
 
 
 def _sigmoid(x):
-    # 0.5 * (1 + tanh(x/2)) is exact algebra for the logistic function, never overflows, and
-    # costs one transcendental, which makes it faster than 1/(1+exp(-x)) with a guard.
-    t = np.tanh(np.multiply(x, 0.5))
-    t *= 0.5
-    t += 0.5
-    return t
+    # With e = exp(-|x|) (never overflows): 1/(1+e) for x >= 0 and e/(1+e) for x < 0.  Both keep full
+    # relative precision in the tails, where 0.5 * (1 + tanh(x/2)) rounds sigmoid(-40) to exactly 0.
+    e = np.exp(-np.abs(x))
+    return np.where(x < 0, e, 1) / (1 + e)
 
 
 def _relu(x):

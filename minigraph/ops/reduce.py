@@ -93,17 +93,23 @@ class Prod(Reduce):
         return "int64" if np.dtype(dtype).kind in "biu" else dtype
 
     def pullback(self, inputs, outputs, gz):
-        # d prod / d x_i = product of the others.  out / x_i fails at zeros, so count zeros:
-        # none -> out / x_i; exactly one -> the product of the non-zeros, at the zero only; more -> 0.
+        # d prod / d x_i = product of the others; out / x_i fails at zeros.  Split x into its zeros and the
+        # rest: prod = p_zeros * p_rest.  At a non-zero x_i the gradient is p_zeros * p_rest / x_i; at a zero
+        # it is p_rest times the product of the *other* zeros.  Both are written as expressions in x that are
+        # numerically 0 or 1 but have the right derivatives, so the second derivative is exact as well:
+        # p_zeros is a product of x, and the other zeros' product is 1 (one zero), their sum (two zeros:
+        # z_sum - x_i is the other zero) or 0 (more zeros: every first derivative of it vanishes).
         x = inputs[0]
         g = self._expand(gz[0], x)
         is_zero = T.eq(x, 0)
-        nonzero = T.switch(is_zero, T.ones_like(x), x)
-        p_nz = self._expand(Prod(self.axes, self.keepdims)(nonzero), x)
+        ones, zeros = T.ones_like(x), T.zeros_like(x)
+        rest = T.switch(is_zero, ones, x)
+        p_rest = self._expand(Prod(self.axes, self.keepdims)(rest), x)
+        p_zeros = self._expand(Prod(self.axes, self.keepdims)(T.switch(is_zero, x, ones)), x)
         n_zero = self._expand(Sum(self.axes, self.keepdims)(is_zero), x)
-        grad = T.switch(T.eq(n_zero, 0), p_nz / nonzero,
-                        T.switch(T.and_(T.eq(n_zero, 1), is_zero), p_nz, T.zeros_like(x)))
-        return [g * grad]
+        z_sum = self._expand(Sum(self.axes, self.keepdims)(T.switch(is_zero, x, zeros)), x)
+        other_zeros = T.switch(T.eq(n_zero, 1), ones, T.switch(T.eq(n_zero, 2), z_sum - x, zeros))
+        return [g * T.switch(is_zero, p_rest * other_zeros, p_zeros * p_rest / rest)]
 
 
 @op

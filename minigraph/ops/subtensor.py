@@ -72,6 +72,7 @@ def indexed_shape(x, spec, inputs):
     """Static shape of x[spec]; raises IndexError for constant out-of-range integers."""
     it = iter(inputs)
     out, adv_shapes, adv_pos, axis = [], [], [], 0
+    has_array = any(e[0] == "a" for e in spec)
     for entry in spec:
         kind = entry[0]
         if kind == "n":
@@ -84,6 +85,9 @@ def indexed_shape(x, spec, inputs):
                 next(it)
             elif dim is not None and not -dim <= k < dim:
                 raise IndexError(f"index {k} is out of bounds for axis {axis} of {x.describe()}")
+            if has_array:  # numpy treats an integer next to array indices as a 0-d advanced index
+                adv_pos.append(len(out))
+                out.append("ADV")
         elif kind == "s":
             bounds = [next(it) if b == SYM else b for b in entry[1:]]
             if dim is not None and not any(isinstance(b, Variable) for b in bounds):
@@ -216,7 +220,18 @@ class IncSubtensor(Op):
         g = gz[0]
         gx = IncSubtensor(self.spec, True)(g, T.zeros_like(y), *idx) if self.set else g
         gy = Subtensor(self.spec)(g, *idx)
+        if self.set and any(e[0] == "a" for e in self.spec):
+            gy = gy * _kept_writes(self.spec, x, gy, idx)
         return [gx, gy] + [None] * len(idx)
 
     def __str__(self):
         return f"{'set' if self.set else 'inc'}_subtensor[{_spec_str(self.spec)}]"
+
+
+def _kept_writes(spec, x, region, idx):
+    """Mask over x[idx]: True where set_subtensor's write survives.  With repeated array indices only one
+    write per position lands (numpy keeps the last), so only that entry of y gets a gradient."""
+    shape = T.shape(region)
+    ids = T.reshape(T.arange(T.prod(shape)), shape)
+    owner = IncSubtensor(spec, True)(T.zeros_like(x, dtype="int64"), ids, *idx)
+    return T.eq(Subtensor(spec)(owner, *idx), ids)

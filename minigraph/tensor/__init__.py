@@ -202,8 +202,8 @@ def var(x, axis=None, keepdims=False, ddof=0, corrected=False):
     centred = x - mean(x, axes, keepdims=True)
     ss = sum(sqr(centred), axes, keepdims)
     ddof = 1 if corrected else ddof
-    n = _count(x, axes)
-    return true_div(ss, n - ddof)
+    n = _count(x, axes) - ddof
+    return true_div(ss, cast(n, ss.dtype) if isinstance(n, Variable) else n)  # an int64 count must not upcast
 
 
 def std(x, axis=None, keepdims=False, ddof=0, corrected=False):

@@ -1,0 +1,415 @@
+"""Rewrites that make scans fast; each keeps values and is measured in benchmarks/.
+
+* ``merge_variants``: the forward scan and the copy that ``grad`` made of it
+  (which also stores residuals) become one loop.
+* ``pushout_invariant``: work that depends only on non-sequences (``W.T``,
+  sums of weights) is done once before the loop.
+* ``pushout_sequence``: work that depends only on sequences (the LSTM's input
+  projections ``x_t @ W_x``) is done for all steps at once, as one matrix product.
+* ``pushout_sums``: a summed output ``sum_t a_t^T b_t`` (the weight gradient of
+  BPTT) becomes one matrix product after the loop; ``sum_t sum_to_shape(g_t)``
+  becomes one reduction.
+* ``prune``: drops outputs nobody reads, inputs the step no longer reads, and
+  keeps only the last step of a state whose trace is only read at ``[-1]``
+  (save-memory).
+"""
+from .graph import Constant, clone_replace, toposort
+from .ops import basic as b
+from .ops import elemwise as e
+from .ops import linalg as la
+from .ops import reduce as r
+from .ops import shape as sh
+from .ops import subtensor as st
+from .rewrite import POST_PASSES, PRE_PASSES, local_rule
+from .scan import Scan
+
+
+def _is_scan(node):
+    return node is not None and isinstance(node.op, Scan)
+
+
+class _Parts:
+    """The pieces of a scan node, editable: sequences, carries, non-sequences (inner and outer)."""
+
+    def __init__(self, node):
+        op = node.op
+        self.node = node
+        P, outer = op.inner_inputs, node.inputs[1:]
+        ns, nc = op.n_seqs, op.n_carry
+        self.seq = list(zip(P[:ns], outer[:ns]))
+        self.carry = list(zip(P[ns:ns + nc], outer[ns:ns + nc]))
+        self.nonseq = list(zip(P[ns + nc:], outer[ns + nc:]))
+        self.carries = list(op.inner_outputs[:nc])
+        self.ys = list(op.ys)
+        self.sums = list(op.sums)
+
+    def inner_map(self):
+        return {id(ph): o for ph, o in self.seq + self.carry + self.nonseq}
+
+    def build(self, keep=None):
+        op, node = self.node.op, self.node
+        outputs = self.carries + self.ys + self.sums
+        read = {id(v) for n in toposort(outputs, stop_at=[p for p, _ in self.seq + self.carry + self.nonseq])
+                for v in n.inputs} | {id(v) for v in outputs}
+        seq = [(p, o) for p, o in self.seq if id(p) in read]
+        nonseq = [(p, o) for p, o in self.nonseq if id(p) in read]
+        inner = [p for p, _ in seq + self.carry + nonseq]
+        outer = [o for _, o in seq + self.carry + nonseq]
+        new_op = op.with_(inner_inputs=inner, inner_outputs=outputs, n_seqs=len(seq), n_carry=len(self.carry),
+                          n_sums=len(self.sums), keep=keep or op.keep)
+        new = new_op.make_node(node.inputs[0], *outer)
+        new.tag.trace, new.tag.grad_of = node.tag.trace, node.tag.grad_of
+        return new
+
+
+def _kinds(op):
+    """Classify every inner variable: 'inv' (same at every step), 'seq' (from sequences and
+    invariants only) or 'var' (depends on a carry)."""
+    P = op.inner_inputs
+    ns, nc = op.n_seqs, op.n_carry
+    kind = {}
+    for i, p in enumerate(P):
+        kind[id(p)] = "seq" if i < ns else ("var" if i < ns + nc else "inv")
+    nodes = toposort(op.inner_outputs, stop_at=P)
+    for node in nodes:
+        ks = [kind.get(id(v), "inv") for v in node.inputs]  # constants are invariant
+        k = "var" if "var" in ks else ("seq" if "seq" in ks else "inv")
+        for o in node.outputs:
+            kind[id(o)] = k
+    return kind, nodes
+
+
+# --------------------------------------------------------------------------- merge the grad variant
+
+def merge_variants(outputs):
+    """Replace each scan by the grad-made variant with the same inputs that computes a superset."""
+    groups = {}
+    for node in toposort(outputs):
+        if _is_scan(node):
+            key = (id(node.op.origin), tuple(id(i) for i in node.inputs))
+            groups.setdefault(key, []).append(node)
+    repl = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        best = max(group, key=lambda n: len(n.outputs))
+        for node in group:
+            if node is best:
+                continue
+            index = _output_index(node.op, best.op)
+            if index is not None:
+                for o, j in zip(node.outputs, index):
+                    repl[o] = best.outputs[j]
+    return clone_replace(outputs, repl) if repl else outputs
+
+
+def _output_index(a, b_):
+    """Where each of ``a``'s outputs is among ``b_``'s, or None when ``b_`` does not compute them all."""
+    if a.inner_inputs != b_.inner_inputs or a.n_carry != b_.n_carry or a.n_seqs != b_.n_seqs:
+        return None
+    if any(x is not y for x, y in zip(a.inner_outputs[:a.n_carry], b_.inner_outputs[:b_.n_carry])):
+        return None
+    if "last" in a.keep or "last" in b_.keep:
+        return None
+    index = list(range(a.n_carry))
+    for group_a, group_b, offset in ((a.ys, b_.ys, b_.n_carry), (a.sums, b_.sums, b_.n_carry + b_.n_ys)):
+        for v in group_a:
+            pos = next((j for j, w in enumerate(group_b) if w is v), None)
+            if pos is None:
+                return None
+            index.append(offset + pos)
+    return index
+
+
+# --------------------------------------------------------------------------- push-out rules
+
+@local_rule
+def pushout_sums(node):
+    """sum_t dot(a_t.T, b_t) -> one product of the stacked a and b after the loop;
+    sum_t outer(a_t, b_t) likewise; sum_t sum_to_shape(g_t, w) -> one sum_to_shape of the stack."""
+    if not _is_scan(node) or not node.op.n_sums:
+        return None
+    op = node.op
+    kind, _ = _kinds(op)
+    parts = _Parts(node)
+    seq_outer = {id(ph): o for ph, o in parts.seq}
+    n_steps = node.inputs[0]
+    plans, kept = [], []
+    for j, s in enumerate(op.sums):
+        plan = _sum_plan(s, kind)
+        if plan is None:
+            kept.append(s)
+        plans.append(plan)
+    if len(kept) == len(op.sums):
+        return None
+    # each factor is either an outer sequence already (use it) or becomes a new y
+    new_ys = []
+
+    def stacked(v):
+        if id(v) in seq_outer:
+            o = seq_outer[id(v)]
+            return ("outer", o[:n_steps] if op.n_steps_given else o)
+        for k, y in enumerate(parts.ys + new_ys):
+            if y is v:
+                return ("y", k)
+        new_ys.append(v)
+        return ("y", len(parts.ys) + len(new_ys) - 1)
+
+    factor_refs = [None if p is None else (p[0], [stacked(v) for v in p[1]], p[2]) for p in plans]
+    parts.ys = parts.ys + new_ys
+    parts.sums = kept
+    new = parts.build()
+    nc = len(parts.carries)
+    ys_out = new.outputs[nc:nc + len(parts.ys)]
+    sums_out = iter(new.outputs[nc + len(parts.ys):])
+
+    def resolve(ref):
+        return ref[1] if ref[0] == "outer" else ys_out[ref[1]]
+
+    outputs = list(new.outputs[:nc + len(parts.ys) - len(new_ys)])
+    for plan in factor_refs:
+        if plan is None:
+            outputs.append(next(sums_out))
+            continue
+        how, refs, extra = plan
+        vals = [resolve(x) for x in refs]
+        if how == "dotT":      # sum_t a_t^T b_t over time and batch rows at once
+            outputs.append(la.Tensordot(2)(vals[0], vals[1]))
+        elif how == "outer":   # sum_t a_t b_t^T
+            outputs.append(la.Tensordot(1)(vals[0], vals[1]))
+        else:                  # sum_t sum_to_shape(g_t, w) = sum_to_shape(G, w)
+            like = clone_replace(extra, {ph: o for ph, o in parts.nonseq}) if extra is not None else None
+            outputs.append(b.SumToShape()(vals[0], like))
+    return outputs
+
+
+@local_rule
+def pushout_invariant(node):
+    """Hoist loop-invariant inner computations out of the loop."""
+    if not _is_scan(node):
+        return None
+    op = node.op
+    kind, nodes = _kinds(op)
+    targets, seen = [], set()
+
+    def want(v):
+        if kind.get(id(v)) == "inv" and v.owner is not None and id(v) not in seen:
+            seen.add(id(v))
+            targets.append(v)
+
+    for n in nodes:
+        if kind[id(n.outputs[0])] != "inv":
+            for v in n.inputs:
+                want(v)
+    for v in op.inner_outputs:
+        want(v)
+    targets = [v for v in targets if not (isinstance(v.owner.op, b.Alloc) and v.owner.inputs[0].ndim == 0
+                                          and kind.get(id(v.owner.inputs[1])) != "inv")]
+    if not targets:
+        return None
+    parts = _Parts(node)
+    to_outer = {ph: o for ph, o in parts.nonseq}
+    outer_vals = clone_replace(targets, to_outer)
+    new_ph = [v.type(v.name or "hoisted") for v in targets]
+    swap = dict(zip(targets, new_ph))
+    parts.carries, parts.ys, parts.sums = (clone_replace(g, swap) if g else [] for g in
+                                           (parts.carries, parts.ys, parts.sums))
+    parts.nonseq += list(zip(new_ph, outer_vals))
+    return parts.build().outputs
+
+
+def _batch(node, batched_inputs, kinds):
+    """The whole-sequence version of a per-step node whose inputs are sequence-only or invariant;
+    None when the op has no batching rule.  Sequence values carry a leading time axis."""
+    from . import tensor as T
+    op = node.op
+    out = node.outputs[0]
+    if isinstance(op, e.Elemwise):
+        ins = []
+        for v, bv, k in zip(node.inputs, batched_inputs, kinds):
+            if k == "seq" and v.ndim < out.ndim:  # keep time leftmost under right-aligned broadcasting
+                bv = T.dimshuffle(bv, 0, *(["x"] * (out.ndim - v.ndim)), *range(1, v.ndim + 1))
+            ins.append(bv)
+        return type(op).make_node(op, *ins).outputs[0]
+    if isinstance(op, la.Dot):
+        (a, b_), (ka, kb) = batched_inputs, kinds
+        if ka == "seq" and kb == "inv" and b_.ndim == 2:
+            return la.Dot()(a, b_)
+        if ka == "inv" and kb == "seq" and node.inputs[1].ndim == 1 and a.ndim == 2:
+            return la.Dot()(b_, T.transpose(a))
+        return None
+    if isinstance(op, sh.DimShuffle) and kinds[0] == "seq":
+        return sh.DimShuffle((0,) + tuple("x" if p == "x" else p + 1 for p in op.pattern))(batched_inputs[0])
+    if isinstance(op, b.Cast) and kinds[0] == "seq":
+        return op(batched_inputs[0])
+    if isinstance(op, r.Reduce) and not isinstance(op, r.Argmax) and kinds[0] == "seq":
+        return type(op)(tuple(a + 1 for a in op.axes), op.keepdims)(batched_inputs[0])
+    return None
+
+
+@local_rule
+def pushout_sequence(node):
+    """Compute sequence-only inner work for all steps before the loop (x_t @ W -> X @ W)."""
+    if not _is_scan(node):
+        return None
+    op = node.op
+    kind, nodes = _kinds(op)
+    parts = _Parts(node)
+    n_steps = node.inputs[0]
+    outer_of = {}
+    for ph, o in parts.seq:
+        outer_of[id(ph)] = o[:n_steps] if op.n_steps_given else o
+    for ph, o in parts.nonseq:
+        outer_of[id(ph)] = o
+    batched = {}
+
+    def outer(v):
+        if id(v) in batched:
+            return batched[id(v)]
+        if id(v) in outer_of:
+            return outer_of[id(v)]
+        if isinstance(v, Constant):
+            return v
+        if kind.get(id(v)) == "inv":
+            return clone_replace(v, {ph: o for ph, o in parts.nonseq})
+        return None
+
+    for n in nodes:
+        if kind[id(n.outputs[0])] != "seq" or len(n.outputs) != 1:
+            continue
+        ins = [outer(v) for v in n.inputs]
+        if any(i is None for i in ins):
+            continue
+        try:
+            res = _batch(n, ins, [kind.get(id(v), "inv") for v in n.inputs])
+        except Exception:  # noqa: BLE001 - no batching for this node
+            res = None
+        if res is not None:
+            batched[id(n.outputs[0])] = res
+    # roots: batched values read by per-step ('var') nodes or returned as outputs.  A mere view
+    # (dimshuffle) of a sequence gains nothing from batching and would hide patterns from
+    # pushout_sums, so the view stays inside and its input is the root.
+    roots, seen = [], set()
+
+    def root(v):
+        while v.owner is not None and isinstance(v.owner.op, sh.DimShuffle):
+            v = v.owner.inputs[0]
+        if id(v) in batched and id(v) not in seen:
+            seen.add(id(v))
+            roots.append(v)
+
+    for n in nodes:
+        if kind[id(n.outputs[0])] == "var":
+            for v in n.inputs:
+                root(v)
+    for v in op.inner_outputs:
+        root(v)
+    if not roots:
+        return None
+    new_ph = [v.type(v.name or "pushed") for v in roots]
+    swap = dict(zip(roots, new_ph))
+    parts.carries, parts.ys, parts.sums = (clone_replace(g, swap) if g else [] for g in
+                                           (parts.carries, parts.ys, parts.sums))
+    parts.seq += [(ph, batched[id(v)]) for ph, v in zip(new_ph, roots)]
+    return parts.build().outputs
+
+
+def _sum_plan(s, kind):
+    """How to compute sum_t s_t outside the loop: (kind, per-step factors, extra), or None."""
+    if kind.get(id(s)) not in ("seq", "var") or s.owner is None:
+        return None
+    op, ins = s.owner.op, s.owner.inputs
+    if isinstance(op, la.Dot) and all(v.ndim == 2 for v in ins):
+        a_t, b_t = ins
+        if (a_t.owner is not None and isinstance(a_t.owner.op, sh.DimShuffle) and a_t.owner.op.pattern == (1, 0)
+                and kind.get(id(a_t.owner.inputs[0])) in ("seq", "var") and kind.get(id(b_t)) in ("seq", "var")):
+            return ("dotT", [a_t.owner.inputs[0], b_t], None)
+    if isinstance(op, e.Mul) and s.ndim == 2:
+        x, y = ins
+        if (x.owner is not None and y.owner is not None and isinstance(x.owner.op, sh.DimShuffle)
+                and isinstance(y.owner.op, sh.DimShuffle) and x.owner.op.pattern == (0, "x")
+                and y.owner.op.pattern == ("x", 0) and kind.get(id(x.owner.inputs[0])) in ("seq", "var")
+                and kind.get(id(y.owner.inputs[0])) in ("seq", "var")):
+            return ("outer", [x.owner.inputs[0], y.owner.inputs[0]], None)
+    if isinstance(op, b.SumToShape) and kind.get(id(ins[1])) == "inv" and kind.get(id(ins[0])) in ("seq", "var"):
+        return ("sum_to_shape", [ins[0]], ins[1])
+    return None
+
+
+# --------------------------------------------------------------------------- pruning and save-memory
+
+def _is_last_index(node):
+    if not isinstance(node.op, st.Subtensor) or len(node.inputs) != 1:
+        return False
+    spec = node.op.spec
+    return spec in ((("i", -1),), (("s", -1, None, None),))
+
+
+def prune(outputs):
+    """Drop unread scan outputs and dead carries; keep only the last step of states read at [-1]."""
+    nodes = toposort(outputs)
+    users = {}
+    for n in nodes:
+        for v in n.inputs:
+            users.setdefault(id(v), []).append(n)
+    out_ids = {id(v) for v in outputs}
+    repl = {}
+    for node in nodes:
+        if not _is_scan(node):
+            continue
+        op = node.op
+        nc, ny = op.n_carry, op.n_ys
+        used = [id(o) in out_ids or bool(users.get(id(o))) for o in node.outputs]
+        last_only = [id(o) not in out_ids and all(_is_last_index(u) for u in users.get(id(o), []))
+                     for o in node.outputs[:nc]]
+        needed_carries = _needed_carries(op, used)
+        keep_ys = [j for j in range(ny) if used[nc + j]]
+        keep_sums = [j for j in range(op.n_sums) if used[nc + ny + j]]
+        keep = tuple("last" if (last_only[k] or not used[k]) else "all" for k in range(nc))
+        if (len(needed_carries) == nc and len(keep_ys) == ny and len(keep_sums) == op.n_sums
+                and keep == op.keep):
+            continue
+        parts = _Parts(node)
+        dropped = {k for k in range(nc) if k not in needed_carries}
+        parts.carry = [c for k, c in enumerate(parts.carry) if k not in dropped]
+        parts.carries = [c for k, c in enumerate(parts.carries) if k not in dropped]
+        parts.ys = [parts.ys[j] for j in keep_ys]
+        parts.sums = [parts.sums[j] for j in keep_sums]
+        new = parts.build(keep=tuple(kp for k, kp in enumerate(keep) if k not in dropped))
+        new_carry = iter(new.outputs[:len(parts.carries)])
+        for k in range(nc):
+            if k not in dropped:
+                repl[node.outputs[k]] = next(new_carry)
+        for j, idx in enumerate(keep_ys):
+            repl[node.outputs[nc + idx]] = new.outputs[len(parts.carries) + j]
+        for j, idx in enumerate(keep_sums):
+            repl[node.outputs[nc + ny + idx]] = new.outputs[len(parts.carries) + len(keep_ys) + j]
+    if not repl:
+        return None
+    return clone_replace(outputs, repl)
+
+
+def _needed_carries(op, used):
+    """Carries whose value some used output depends on (through the loop)."""
+    nc, P = op.n_carry, op.inner_inputs
+    ph_index = {id(P[op.n_seqs + k]): k for k in range(nc)}
+    deps = []
+    for v in op.inner_outputs:
+        deps.append({ph_index[id(i)] for i in _inputs_of(v, P) if id(i) in ph_index})
+    needed = {k for k in range(nc) if used[k]}
+    frontier = [deps[j] for j in range(nc, len(op.inner_outputs)) if used[j]] + [deps[k] for k in needed]
+    while frontier:
+        for k in frontier.pop():
+            if k not in needed:
+                needed.add(k)
+                frontier.append(deps[k])
+    return sorted(needed)
+
+
+def _inputs_of(v, stop):
+    from .graph import graph_inputs
+    return graph_inputs([v], stop_at=stop)
+
+
+PRE_PASSES.append(merge_variants)
+POST_PASSES.append(prune)
