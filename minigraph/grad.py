@@ -25,7 +25,8 @@ def _is_float(v):
 def _fit(g, inp, node):
     """Make the gradient ``g`` of ``inp`` match its shape and dtype."""
     if node.op.broadcasts and (g.ndim != inp.ndim or g.type.shape != inp.type.shape or None in inp.type.shape):
-        g = SumToShape()(g, inp)
+        from .tensor import shape
+        g = SumToShape()(g, shape(inp))
     if g.dtype != inp.dtype:
         from .tensor import cast
         g = cast(g, inp.dtype)

@@ -12,6 +12,7 @@ from .ops import basic as b
 from .ops import elemwise as e
 from .ops import nnet as nn
 from .ops import shape as s
+from .ops import subtensor as st
 
 FOLD_LIMIT = 1 << 16  # constants larger than this many elements are not folded into the graph
 
@@ -27,9 +28,9 @@ def local_rule(fn):
 class Rewriter:
     """Rebuild a graph with merging, folding and local rules applied."""
 
-    def __init__(self, rules=None):
+    def __init__(self, rules=None, frozen=()):
         self.rules = LOCAL_RULES if rules is None else rules
-        self.canon = {}
+        self.canon = {id(v): v for v in frozen}  # frozen variables are kept exactly as they are
         self.merged = {}
         self.consts = {}
         # canon is keyed by id(): every keyed object is kept alive here, or a freed variable's
@@ -214,17 +215,17 @@ def remove_identities(node):
         return [ins[0].owner.inputs[0]]
     if isinstance(op, (s.Reshape, b.Alloc, b.SumToShape)) and _same_type(ins[0], out) and None not in out.type.shape:
         return [ins[0]]
-    if isinstance(op, b.SumToShape) and ins[0] is ins[1]:
+    if isinstance(op, b.SumToShape) and _owner_op(ins[1], b.Shape) and ins[1].owner.inputs[0] is ins[0]:
         return [ins[0]]
     return None
 
 
 @local_rule
 def sum_to_shape_of_same_shape(node):
-    """sum_to_shape(g, x) is g when g was computed elementwise from x alone (same shape by construction)."""
-    if not isinstance(node.op, b.SumToShape):
+    """sum_to_shape(g, shape(x)) is g when g provably has x's shape (computed from x without broadcasting)."""
+    if not isinstance(node.op, b.SumToShape) or not _owner_op(node.inputs[1], b.Shape):
         return None
-    g, like = node.inputs
+    g, like = node.inputs[0], node.inputs[1].owner.inputs[0]
     if g.type.shape == like.type.shape and _provably_same_shape(g, like):
         return [g]
     return None
@@ -240,9 +241,7 @@ def _provably_same_shape(a, b_, depth=6):
     if isinstance(op, (e.Elemwise, b.GradTransform, b.Cast)):
         same = [_provably_same_shape(i, b_, depth - 1) for i in ins]
         return any(same) and all(ok or _fits_inside(i, b_) for ok, i in zip(same, ins))
-    if isinstance(op, b.SumToShape):
-        return _provably_same_shape(ins[1], b_, depth - 1)
-    if isinstance(op, b.Alloc) and _owner_op(ins[1], b.Shape):
+    if isinstance(op, (b.SumToShape, b.Alloc)) and _owner_op(ins[1], b.Shape):
         return _provably_same_shape(ins[1].owner.inputs[0], b_, depth - 1)
     return False
 
@@ -321,6 +320,55 @@ def fuse_activation_grads(node):
                         and _is_const(one_minus.owner.inputs[0], 1) and one_minus.owner.inputs[1] is y):
                     return [e.SigmoidGrad()(y, g)]
     return None
+
+
+@local_rule
+def join_disjoint_increments(node):
+    """inc_subtensor(zeros, g0)[:, 0:n0] + ... + inc_subtensor(zeros, gk)[:, a:b] that tile an axis
+    -> concatenate([g0, ..., gk]).  This is how the gradient of slicing a fused gate matrix into its
+    gates comes back together: one copy instead of k zero-filled buffers and k-1 additions."""
+    if not isinstance(node.op, e.Add):
+        return None
+    pieces = _slice_pieces(node.outputs[0])
+    if pieces is None:
+        return None
+    axis, size, parts = pieces
+    parts = sorted(parts, key=lambda p: p[0])
+    if parts[0][0] != 0 or parts[-1][1] != size or any(a[1] != b_[0] for a, b_ in zip(parts, parts[1:])):
+        return None
+    ys = [y for _, _, y in parts]
+    if any(y.ndim != node.outputs[0].ndim for y in ys):
+        return None
+    return [s.Concatenate(axis)(*ys)]
+
+
+def _slice_pieces(v):
+    """(axis, axis length, [(start, stop, value)]) when ``v`` is a sum of increments of zeros on
+    constant slices of one axis with static length; else None."""
+    if v.owner is None:
+        return None
+    op, ins = v.owner.op, v.owner.inputs
+    if isinstance(op, e.Add):
+        a, c = _slice_pieces(ins[0]), _slice_pieces(ins[1])
+        if a is None or c is None or a[:2] != c[:2] or ins[0].type != ins[1].type:
+            return None
+        return a[0], a[1], a[2] + c[2]
+    if not (isinstance(op, st.IncSubtensor) and not op.set and len(ins) == 2 and _is_zeros(ins[0])):
+        return None
+    spec = op.spec
+    axis = len(spec) - 1
+    if any(entry != ("s", None, None, None) for entry in spec[:-1]) or spec[-1][0] != "s":
+        return None
+    start, stop, step = spec[-1][1:]
+    size = v.type.shape[axis]
+    if size is None or step not in (None, 1) or "?" in (start, stop):
+        return None
+    start, stop, _ = slice(start, stop).indices(size)
+    return axis, size, [(start, stop, ins[1])]
+
+
+def _is_zeros(v):
+    return (_is_const(v, 0) or (_owner_op(v, b.Alloc) and _is_const(v.owner.inputs[0], 0)))
 
 
 def count_nodes(outputs):

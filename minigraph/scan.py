@@ -147,52 +147,71 @@ class Scan:
         run = self.program().run
         stored = [k for k in range(nc) if self.keep[k] == "all"]
         traces, ys, sums = {}, [], []
-        t = -1
-        try:
-            for t in range(n):
-                outs = run(*[s[t] for s in seqs], *carries, *nonseqs)
-                carries = outs[:nc]
-                if t == 0:  # shapes are known after the first step: allocate once
-                    traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
-                    ys = [np.empty((n,) + np.shape(y), v.dtype) for y, v in zip(outs[nc:nc + ny], self.ys)]
-                    sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
-                else:
-                    for acc, y in zip(sums, outs[nc + ny:]):
-                        np.add(acc, y, out=acc)
-                for k in stored:
-                    traces[k][t] = carries[k]
-                for buf, y in zip(ys, outs[nc:nc + ny]):
-                    buf[t] = y
-        except ExecutionError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - name the step and the inner node
+        for t in range(n):
             args = [s[t] for s in seqs] + list(carries) + list(nonseqs)
-            err = self.program().explain(args, exc)
-            msg = f"{self}: step {t} failed"
-            raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
+            try:
+                outs = run(*args)
+            except Exception as exc:  # noqa: BLE001 - name the step and the inner node
+                if isinstance(exc, ExecutionError):  # a nested scan failed: add this loop's step
+                    raise ExecutionError(f"{self}: step {t} failed: {exc}") from exc
+                err = self.program().explain(args, exc)
+                msg = f"{self}: step {t} failed"
+                raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
+            if t == 0:  # shapes are known after the first step: allocate once
+                for k in range(nc):
+                    if np.shape(outs[k]) != np.shape(carries[k]):
+                        raise ExecutionError(
+                            f"{self}: carry {k} ({self.inner_inputs[ns + k]}) enters the loop with shape "
+                            f"{np.shape(carries[k])} but step 0 returns shape {np.shape(outs[k])}; the initial "
+                            "state must have the shape of the step's output")
+                traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
+                ys = [np.empty((n,) + np.shape(y), v.dtype) for y, v in zip(outs[nc:nc + ny], self.ys)]
+                sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
+            else:
+                ref = [traces[k][0] if k in traces else carries[k] for k in range(nc)] + [b[0] for b in ys] + sums
+                for j, (a, b) in enumerate(zip(ref, outs)):
+                    if np.shape(a) != np.shape(b):
+                        raise ExecutionError(f"{self}: output {j} of the step ({self.inner_outputs[j]}) has shape "
+                                             f"{np.shape(b)} at step {t} but {np.shape(a)} at step 0; every step "
+                                             "must return the same shapes")
+                for acc, y in zip(sums, outs[nc + ny:]):
+                    np.add(acc, y, out=acc)
+            carries = outs[:nc]
+            for k in stored:
+                traces[k][t] = carries[k]
+            for buf, y in zip(ys, outs[nc:nc + ny]):
+                buf[t] = y
         return self._results(n, outer, carries, traces, ys, sums)
 
+    def _dry_run(self, outer):
+        """Zero steps: the shapes of the step's outputs are still needed (empty ys, zero sums; the gradient
+        of a loop over an empty sequence is one).  Run the step once on zero-filled slices and discard the
+        values; None if that fails."""
+        ns = self.n_seqs
+        args = [np.zeros(np.shape(s)[1:], np.asarray(s).dtype) for s in outer[:ns]] + list(outer[ns:])
+        try:
+            with np.errstate(all="ignore"):
+                return self.program().run(*args)
+        except Exception:  # noqa: BLE001 - fall back to the static shapes
+            return None
+
     def _results(self, n, outer, carries, traces, ys, sums):
-        ns, nc = self.n_seqs, self.n_carry
-        results = []
-        for k in range(nc):
-            c = np.asarray(carries[k])
-            if n == 0:
-                results.append(np.empty((0,) + c.shape, c.dtype))
-            elif self.keep[k] == "last":
-                results.append(c[None].copy())
-            else:
-                results.append(traces[k])
-        for j, y in enumerate(self.ys):
-            results.append(ys[j] if n else np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype))
-        for j, y in enumerate(self.sums):
-            if n:
-                results.append(sums[j])
-            elif None in y.type.shape:
-                raise ExecutionError(f"{self}: zero steps, and the shape of summed output {j} is not static")
-            else:
+        nc, ny = self.n_carry, self.n_ys
+        if n == 0:
+            results = [np.empty((0,) + np.shape(c), np.asarray(c).dtype) for c in carries]
+            dry = self._dry_run(outer) if any(None in v.type.shape for v in self.ys + self.sums) else None
+            if dry is not None:
+                results += [np.empty((0,) + np.shape(y), v.dtype) for y, v in zip(dry[nc:nc + ny], self.ys)]
+                results += [np.zeros(np.shape(y), v.dtype) for y, v in zip(dry[nc + ny:], self.sums)]
+                return tuple(results)
+            results += [np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype) for y in self.ys]
+            for j, y in enumerate(self.sums):
+                if None in y.type.shape:
+                    raise ExecutionError(f"{self}: zero steps, and the shape of summed output {j} is not static")
                 results.append(np.zeros(y.type.shape, y.dtype))
-        return tuple(results)
+            return tuple(results)
+        results = [np.asarray(carries[k])[None].copy() if self.keep[k] == "last" else traces[k] for k in range(nc)]
+        return tuple(results + ys + sums)
 
     # ---- gradient
     def pullback(self, inputs, outputs, cotangents):
@@ -258,6 +277,12 @@ def _scan_pullback(op, inputs, outputs, cotangents):
     seq_idx = [i for i in range(ns) if g_seq[i] is not None]
     ns_idx = [i for i in range(len(p_nonseq)) if g_nonseq[i] is not None]
     back_outputs = back_carry_out + [g_seq[i] for i in seq_idx] + [g_nonseq[i] for i in ns_idx]
+
+    # Simplify the backward step first (leaving the forward step's variables untouched), so that
+    # what it reads from the forward step is what it really needs.
+    from .rewrite import Rewriter
+    frozen = list(P) + [o for n in toposort(O, stop_at=P) for o in n.outputs]
+    back_outputs = Rewriter(frozen=frozen)(back_outputs)
 
     # Residuals: forward-step intermediates that the backward step reads are stored by the forward
     # scan (as extra ys), so the backward step never recomputes them.
@@ -329,19 +354,34 @@ def _scan_pullback(op, inputs, outputs, cotangents):
 
 
 def _residuals(forward_outputs, placeholders, p_nonseq, back_outputs):
-    """Forward-step variables the backward step reads, except loop-invariant ones (recomputed cheaply,
-    and hoisted out of the loop by the rewrites)."""
-    forward_vars = {id(o) for node in toposort(forward_outputs, stop_at=placeholders) for o in node.outputs}
-    invariant = _invariant_vars(forward_outputs, placeholders, {id(p) for p in p_nonseq})
+    """What the forward scan must store for the backward step: the frontier between the
+    forward side (computable from the step's own inputs) and the rest of the backward graph.
+
+    Loop-invariant values are left out (recomputed from the non-sequences and hoisted out of
+    the loop by the rewrites).  A node of the gradient that only reads the forward side (the
+    shape of a gate matrix, say) counts as forward side, so only its small result is stored.
+    """
+    from .ops.shape import DimShuffle
+    from .ops.subtensor import Subtensor
+    forward_side = {id(p) for p in placeholders}
+    for node in toposort(list(forward_outputs) + list(back_outputs), stop_at=placeholders):
+        if isinstance(node.op, (DimShuffle, Subtensor)) and node.inputs[0].owner is None:
+            continue  # a view of a step input is re-taken in the backward step, never stored
+        if all(id(v) in forward_side or isinstance(v, Constant) for v in node.inputs):
+            forward_side.update(id(o) for o in node.outputs)
+    invariant = _invariant_vars(list(forward_outputs) + list(back_outputs), placeholders,
+                                {id(p) for p in p_nonseq})
+    ph_ids = {id(p) for p in placeholders}
     found, seen = [], set()
 
     def take(v):
-        if id(v) in forward_vars and id(v) not in invariant and id(v) not in seen:
+        if (id(v) in forward_side and id(v) not in invariant and id(v) not in ph_ids
+                and not isinstance(v, Constant) and id(v) not in seen):
             seen.add(id(v))
             found.append(v)
 
     for node in toposort(back_outputs, stop_at=placeholders):
-        if id(node.outputs[0]) not in forward_vars:
+        if id(node.outputs[0]) not in forward_side:
             for v in node.inputs:
                 take(v)
     for v in back_outputs:
@@ -421,10 +461,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     outs_info = [_normalize_output_info(o, i) for i, o in enumerate(_as_list(outputs_info))]
     non_seqs = [as_variable(v) for v in _as_list(non_sequences)]
 
-    if go_backwards:
-        seqs = [(s[::-1], taps) for s, taps in seqs]
-
-    # ---- n_steps and the per-tap sequence slices (all of one length)
+    # ---- n_steps and the per-tap sequence slices
     n_given = n_steps is not None
     if n_given:
         n_steps = as_variable(n_steps)
@@ -432,14 +469,27 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             raise ScanError(f"scan: n_steps must be >= 0, got {int(n_steps.data)}")
     elif not seqs:
         raise ScanError("scan: give sequences or n_steps (a loop needs to know how long it runs)")
+    # As in Theano, step t reads tap k of a sequence at index t + k - lo, where lo = min(taps, 0) and
+    # hi = max(taps, 0): a sequence of length L gives L - (hi - lo) steps.  With go_backwards each tap's
+    # slice is reversed (the loop starts at the end; taps keep their meaning in the array's order).
+    # Without n_steps all sequences must have the same length: every slice is cut to L - (largest span)
+    # entries, from the end (forwards) or from the start (backwards), so their lengths agree exactly when
+    # the sequences' lengths do, and the core op reports a mismatch.
+    max_span = max((max(max(t), 0) - min(min(t), 0) for _, t in seqs), default=0)
     outer_seq, inner_seq = [], []
     for si, (s, taps) in enumerate(seqs):
-        lo, hi = min(taps), max(taps)
-        span = hi - lo
+        lo, hi = min(min(taps), 0), max(max(taps), 0)
+        cut = 0 if n_given else max_span - (hi - lo)
         for tap in taps:
-            start = tap - lo
-            stop = T.shape_i(s, 0) - (span - start) if span - start else None
-            outer_seq.append(s[start:stop] if (start or stop is not None) else s)
+            start, end_off = tap - lo, hi - tap  # the slice s[start : L - end_off]
+            if go_backwards:
+                start += cut
+            else:
+                end_off += cut
+            # a sequence shorter than end_off gives an empty slice (not a wrapped-around negative index)
+            stop = T.maximum(T.shape_i(s, 0) - end_off, 0) if end_off else None
+            piece = s[start:stop] if (start or stop is not None) else s
+            outer_seq.append(piece[::-1] if go_backwards else piece)
             ph = _step_type(s)(f"{s.name or 'seq%d' % si}[t{tap:+d}]" if tap else f"{s.name or 'seq%d' % si}[t]")
             inner_seq.append(ph)
     if not n_given:
@@ -458,7 +508,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             if init.ndim == 0:
                 raise ScanError(f"scan: outputs_info[{oi}] has taps {taps}, so its initial value needs a leading "
                                 f"axis of at least {depth} entries; got {init.describe()}")
-            inits = [init[k - depth] for k in range(depth)]  # the last `depth` entries: t-depth .. t-1
+            inits = [init[k] for k in range(depth)]  # as in Theano: init[0] is the value at t-depth
         first = len(carry_ph)
         for k, iv in enumerate(inits):
             label = init.name or f"out{oi}"
@@ -522,17 +572,16 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     # ---- capture free variables (shared variables, outer inputs) as extra non-sequences
     placeholders = inner_seq + carry_ph + [p for p in ns_ph if not isinstance(p, Constant)]
     outer_ns = [v for v, p in zip(non_seqs, ns_ph) if not isinstance(p, Constant)]
-    ph_ids = {id(p) for p in placeholders}
-    captured = [v for v in graph_inputs(inner_outputs, stop_at=placeholders)
-                if id(v) not in ph_ids and not isinstance(v, Constant)]
+    captured = _free_variables(inner_outputs, placeholders)
+    if strict and captured:
+        leaves = [v for v in graph_inputs(captured) if not isinstance(v, Constant)]
+        raise ScanError(f"scan(strict=True): the step uses {', '.join(str(v) for v in leaves)} without "
+                        "receiving it through non_sequences")
     if captured:
         cap_ph = [v.type(v.name) for v in captured]
         inner_outputs = clone_replace(inner_outputs, dict(zip(captured, cap_ph)))
         placeholders += cap_ph
         outer_ns += captured
-    if strict and captured:
-        raise ScanError(f"scan(strict=True): the step uses {', '.join(str(v) for v in captured)} without "
-                        "receiving it through non_sequences")
 
     op = Scan(placeholders, inner_outputs, len(inner_seq), len(carry_ph), n_steps_given=n_given,
               name=name, truncate_gradient=truncate_gradient)
@@ -549,6 +598,35 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if len(results) == 1 and not return_list:
         return results[0], scan_updates
     return results, scan_updates
+
+
+def _free_variables(outputs, placeholders):
+    """Variables of the step's graph that do not depend on any placeholder, to be captured as non-sequences.
+
+    The outermost float ones are captured as themselves, so that a computed outer variable (``W2 = 2 * W``
+    used in the step) is computed once before the loop and ``grad`` with respect to it works, instead of
+    being recomputed at every step from its leaves.  Integer and boolean ones (shapes, indices) stay in the
+    step, computed from their leaves, because ops read static shapes from how they were built.  Constants
+    stay in the step.
+    """
+    dep = {id(p) for p in placeholders}
+    uses = []
+    for node in toposort(outputs, stop_at=placeholders):
+        if any(id(i) in dep for i in node.inputs):
+            dep.update(id(o) for o in node.outputs)
+            uses.extend(node.inputs)
+    found, seen = [], set()
+    stack = list(reversed(uses + list(outputs)))
+    while stack:
+        v = stack.pop()
+        if id(v) in dep or id(v) in seen or isinstance(v, Constant):
+            continue
+        seen.add(id(v))
+        if v.owner is None or _is_float(v):
+            found.append(v)
+        else:
+            stack.extend(reversed(v.owner.inputs))
+    return found
 
 
 def _split_step_result(raw):

@@ -43,8 +43,11 @@ class _Parts:
         self.ys = list(op.ys)
         self.sums = list(op.sums)
 
-    def inner_map(self):
-        return {id(ph): o for ph, o in self.seq + self.carry + self.nonseq}
+    def replace(self, swap):
+        """Substitute inner variables in all step outputs at once (shared subgraphs stay shared)."""
+        n1, n2 = len(self.carries), len(self.carries) + len(self.ys)
+        outs = clone_replace(self.carries + self.ys + self.sums, swap)
+        self.carries, self.ys, self.sums = outs[:n1], outs[n1:n2], outs[n2:]
 
     def build(self, keep=None):
         op, node = self.node.op, self.node
@@ -212,8 +215,7 @@ def pushout_invariant(node):
     outer_vals = clone_replace(targets, to_outer)
     new_ph = [v.type(v.name or "hoisted") for v in targets]
     swap = dict(zip(targets, new_ph))
-    parts.carries, parts.ys, parts.sums = (clone_replace(g, swap) if g else [] for g in
-                                           (parts.carries, parts.ys, parts.sums))
+    parts.replace(swap)
     parts.nonseq += list(zip(new_ph, outer_vals))
     return parts.build().outputs
 
@@ -308,8 +310,7 @@ def pushout_sequence(node):
         return None
     new_ph = [v.type(v.name or "pushed") for v in roots]
     swap = dict(zip(roots, new_ph))
-    parts.carries, parts.ys, parts.sums = (clone_replace(g, swap) if g else [] for g in
-                                           (parts.carries, parts.ys, parts.sums))
+    parts.replace(swap)
     parts.seq += [(ph, batched[id(v)]) for ph, v in zip(new_ph, roots)]
     return parts.build().outputs
 

@@ -25,13 +25,13 @@ def _symbolic_inputs(points):
 def _scalar_cost(out, rng, xs, points):
     """A scalar whose gradient exercises every entry of ``out``: sum(out * R) for a fixed random R."""
     out = as_variable(out)
-    if out.ndim == 0:
+    if out.ndim == 0 and TensorType(out.dtype, ()).is_float:
         return out
     shape = out.type.shape
     if None in shape:  # known only at run time (e.g. a slice with symbolic bounds): run it once
         shape = np.shape(function(xs, out, on_unused_input="ignore")(*points))
-    r = rng.standard_normal(shape).astype(out.dtype)
-    return (out * Constant(TensorType(out.dtype, r.shape), r)).sum()
+    r = rng.standard_normal(shape).astype(out.dtype if TensorType(out.dtype, ()).is_float else "float64")
+    return (out * Constant(TensorType(r.dtype, r.shape), r)).sum()
 
 
 def check_grad(fun, points, order=1, eps=1e-6, rtol=1e-5, atol=1e-8, n_directions=2, rng=None):

@@ -102,18 +102,22 @@ class Alloc(Op):
 
 @op
 class SumToShape(Op):
-    """``g`` summed over the axes that broadcasting expanded, so that it has the shape of ``like``.
+    """``g`` summed over the axes that broadcasting expanded, so that it has the given shape.
 
-    ``like`` is only read for its shape.  This is how the grad driver undoes
-    broadcasting for every op at once.
+    The grad driver applies it (with ``shape(x)``) to undo broadcasting for
+    every op at once.  Taking a shape vector rather than ``x`` itself means a
+    gradient never keeps ``x``'s buffer alive just for its shape.
     """
 
-    def make_node(self, g, like):
-        g, like = as_variable(g), as_variable(like)
-        return Apply(self, [g, like], [TensorType(g.dtype, like.type.shape)])
+    def make_node(self, g, shape):
+        g = as_variable(g)
+        shape, static = shape_vector(shape, "sum_to_shape shape")
+        if static is None or len(static) > g.ndim:
+            raise TypeError(f"sum_to_shape: cannot sum {g.describe()} to a shape of {len(static or ())} entries")
+        return Apply(self, [g, shape], [TensorType(g.dtype, static)])
 
-    def perform(self, g, like):
-        shape = np.shape(like)
+    def perform(self, g, shape):
+        shape = tuple(shape.tolist())
         gshape = np.shape(g)
         if gshape == shape:
             return g
@@ -138,7 +142,10 @@ class Shape(Op):
         return Apply(self, [x], [TensorType("int64", (x.ndim,))])
 
     def perform(self, x):
-        return np.array(np.shape(x), dtype=np.int64)
+        try:
+            return np.array(x.shape, dtype=np.int64)
+        except AttributeError:  # a Python number
+            return np.array(np.shape(x), dtype=np.int64)
 
     def pullback(self, inputs, outputs, gz):
         return [None]

@@ -19,6 +19,11 @@ def _dot_nd(a, b):
     return np.dot(a, b)
 
 
+def _rows(x):
+    """``x`` as a matrix whose rows run over all its leading axes: shape (-1, last axis)."""
+    return T.reshape(x, (-1, T.shape_i(x, -1)))
+
+
 @op
 class Dot(Op):
     """numpy.dot for 1-D and 2-D operands, and (..., k) x (k, n) -> (..., n)."""
@@ -51,8 +56,8 @@ class Dot(Op):
             gb = T.outer(a, g)
         elif a.ndim == 2:
             gb = T.dot(a.T, g)
-        else:  # sum over all leading axes at once: reshape to 2-D, one product
-            gb = T.dot(T.flatten(a, 2).T, T.flatten(g, 2))
+        else:  # sum over all leading axes at once: (rows, k)^T (rows, n), one product
+            gb = T.dot(_rows(a).T, _rows(g))
         return [ga, gb]
 
     def __str__(self):

@@ -1,0 +1,110 @@
+"""LSTM training step (forward + BPTT + SGD) built with minigraph vs hand-written numpy.
+
+Prints median milliseconds per step for each implementation and their ratio, measured
+alternately in one run (machines here are noisy), for several sizes and dtypes, with the
+rewrites on and off, plus compile time.  Run:  python benchmarks/lstm_step.py [--quick]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import minigraph as mg  # noqa: E402
+import minigraph.tensor as T  # noqa: E402
+from lstm import reference as ref  # noqa: E402
+
+SIZES = {"S1": (50, 1, 8, 20), "S2": (100, 32, 64, 128), "S3": (100, 64, 256, 512)}
+
+
+def build_minigraph_step(params, dtype, rewrite=True):
+    """The Theano-style LSTM (fused gates), compiled as one SGD training step."""
+    shared = {k: mg.shared(v.copy(), k) for k, v in params.items()}
+    H = params["W_h"].shape[0]
+    X = T.tensor3("X", dtype=dtype)
+    Y = T.matrix("Y", dtype=dtype)
+    lr = T.scalar("lr", dtype=dtype)
+
+    def step(x_t, h, c, W_x, W_h, b):
+        z = T.dot(x_t, W_x) + T.dot(h, W_h) + b
+        i = T.nnet.sigmoid(z[:, :H])
+        f = T.nnet.sigmoid(z[:, H:2 * H])
+        o = T.nnet.sigmoid(z[:, 2 * H:3 * H])
+        g = T.tanh(z[:, 3 * H:])
+        c_new = f * c + i * g
+        return [o * T.tanh(c_new), c_new]
+
+    B = X.shape[1]
+    h0 = T.zeros((B, H), dtype=dtype)
+    c0 = T.zeros((B, H), dtype=dtype)
+    (hs, cs), _ = mg.scan(step, sequences=X, outputs_info=[h0, c0],
+                          non_sequences=[shared["W_x"], shared["W_h"], shared["b"]])
+    y = T.dot(hs[-1], shared["W_y"]) + shared["b_y"]
+    loss = T.mean((y - Y) ** 2)
+    names = ["W_x", "W_h", "b", "W_y", "b_y"]
+    grads = T.grad(loss, [shared[n] for n in names])
+    updates = [(shared[n], shared[n] - lr * g) for n, g in zip(names, grads)]
+    t0 = time.perf_counter()
+    fn = mg.function([X, Y, lr], loss, updates=updates, rewrite=rewrite, allow_input_downcast=True)
+    compile_s = time.perf_counter() - t0
+    return fn, shared, compile_s
+
+
+def median_ms(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def run(size, dtype, repeats, rewrite=True):
+    Tn, B, I, H = SIZES[size]
+    rng = np.random.default_rng(0)
+    params = ref.init_lstm_params(I, H, 1, rng, dtype)
+    X = rng.standard_normal((Tn, B, I)).astype(dtype)
+    Y = rng.standard_normal((B, 1)).astype(dtype)
+    fn, shared, compile_s = build_minigraph_step(params, dtype, rewrite)
+    # agreement: one step each from the same parameters
+    p_ref = {k: v.copy() for k, v in params.items()}
+    loss_ref = ref.lstm_sgd_step(p_ref, X, Y, dtype(0.1))
+    loss_mg = fn(X, Y, 0.1)
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    agree = abs(float(loss_mg) - float(loss_ref)) <= tol * max(1.0, abs(float(loss_ref))) and all(
+        np.allclose(shared[k].get_value(), p_ref[k], rtol=tol * 10, atol=tol) for k in p_ref)
+    lr = dtype(1e-6)
+    t_mg, t_ref = [], []
+    for _ in range(repeats):  # alternate to share the machine's noise fairly
+        t_mg.append(median_ms(lambda: fn(X, Y, lr), 1))
+        t_ref.append(median_ms(lambda: ref.lstm_sgd_step(p_ref, X, Y, lr), 1))
+    return statistics.median(t_mg), statistics.median(t_ref), compile_s, agree
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer repeats")
+    ap.add_argument("--sizes", default=None, help="comma-separated, e.g. S1,S2")
+    ap.add_argument("--repeats", type=int, default=None)
+    args = ap.parse_args(argv)
+    sizes = args.sizes.split(",") if args.sizes else (["S1", "S2"] if args.quick else ["S1", "S2", "S3"])
+    print(f"{'size':4} {'dtype':8} {'rewrites':8} {'minigraph ms':>12} {'numpy ms':>9} {'ratio':>6} "
+          f"{'compile s':>9} agree")
+    for size in sizes:
+        repeats = args.repeats or {"S1": 60, "S2": 15, "S3": 5}[size] // (2 if args.quick else 1)
+        for dtype in (np.float32, np.float64):
+            for rewrite in (True, False):
+                t_mg, t_ref, comp, agree = run(size, dtype, repeats, rewrite)
+                print(f"{size:4} {np.dtype(dtype).name:8} {'on' if rewrite else 'off':8} {t_mg:12.2f} {t_ref:9.2f} "
+                      f"{t_mg / t_ref:6.2f} {comp:9.3f} {'yes' if agree else 'NO'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up everything minigraph needs on a Debian/Ubuntu machine: the graphviz `dot` binary,
+# Python's venv module, a virtualenv in .venv and the project installed into it (editable,
+# with the test extras).  Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v "$PYTHON" >/dev/null 2>&1 || missing+=(python3)
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "setup: please install these Debian packages first: ${missing[*]}" >&2; exit 1
+  fi
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+  touch "$stamp"
+fi
