@@ -27,7 +27,7 @@ import numpy as np
 import minigraph as theano
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError", "Checkpoint",
-           "FORMAT", "VERSION"]
+           "FORMAT", "VERSION", "INIT_ONLY"]
 
 FORMAT = "minigraph-lstm-checkpoint"
 VERSION = 1
@@ -167,12 +167,16 @@ def _compare_arrays(kind, saved, wanted, problems):
             problems.append(f"{kind[:-1]} {name}: shape {arr.shape} does not fit {var.describe()}")
 
 
-def load_checkpoint(path, params, hparams=None, state=None):
+INIT_ONLY = ("seed", "init", "forget_bias")  # choose initial values only; a checkpoint overwrites them
+
+
+def load_checkpoint(path, params, hparams=None, state=None, ignore=INIT_ONLY):
     """Load ``path`` into ``params`` (and the shared variables of ``state``, e.g. an optimiser's
     ``.state``), after checking that it fits.
 
-    Checked: every key of ``hparams`` (when given) against the saved hyperparameters (keys saved
-    but not given, e.g. training settings, are not compared); that the
+    Checked: every key of ``hparams`` (when given) against the saved hyperparameters, except the
+    keys in ``ignore`` (by default those that only choose initial values: seed, init,
+    forget_bias) and keys saved but not given (e.g. training settings); that the
     checkpoint holds exactly the parameters of the model, by name, each with the same shape
     and dtype; the same for ``state`` variables when given.  Any mismatch raises one
     ``CheckpointError`` listing all of them, and nothing is changed.  Returns the
@@ -185,6 +189,8 @@ def load_checkpoint(path, params, hparams=None, state=None):
     if hparams is not None:
         saved_h = ckpt.hparams
         for key, value in _to_json(dict(hparams), "hparams").items():
+            if key in ignore:
+                continue
             if key not in saved_h:
                 problems.append(f"checkpoint has no hyperparameter {key} (the model has {key}={_fmt(value)})")
             elif saved_h[key] != value:

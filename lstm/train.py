@@ -13,8 +13,8 @@ caller:
   is a terminal, one line per epoch otherwise (or forced either way);
 * early stopping on the validation loss (``patience``) and, at the end,
   restoring the parameters of the best validation epoch;
-* a learning-rate schedule (anything callable as ``schedule(epoch) -> lr``,
-  e.g. :class:`lstm.optim.StepDecay`) and optional gradient-norm clipping;
+* a learning-rate schedule (anything callable as ``schedule(i) -> lr`` with
+  ``i`` the 0-based epoch index, e.g. :class:`lstm.optim.StepDecay`) and optional gradient-norm clipping;
 * a checkpoint written (atomically) after every epoch, and ``resume=True`` to
   continue from it.  The checkpoint holds the parameters, the optimiser state,
   the epoch, the shuffling RNG's state, the history and the best parameters so
@@ -226,14 +226,10 @@ class Trainer:
         grads = T.grad(loss, self.params)
         if clip is not None:
             grads = _optim.clip_grad_norm(grads, clip)
-            if isinstance(grads, tuple) and len(grads) == 2 and not isinstance(grads[0], theano.Variable):
-                grads = grads[0]  # (clipped grads, norm)
-        result = getattr(_optim, optimizer)(self.params, grads, self.lr, **(optimizer_kwargs or {}))
-        updates = result[0] if isinstance(result, tuple) else result
-        updates = list(updates.items()) if isinstance(updates, dict) else list(updates)
-        param_ids = {id(p) for p in self.params}
-        # optimiser state: every updated shared variable that is not a parameter (moments, step count)
-        self.opt_state = [s for s, _ in updates if id(s) not in param_ids]
+        opt = _optim.OPTIMIZERS[optimizer](self.params, grads, self.lr, **(optimizer_kwargs or {}))
+        updates = list(opt.updates)
+        self.optimizer = optimizer
+        self.opt_state = list(opt.state)  # moments, velocities, Adam's step count (named shared variables)
         self.train_step = theano.function(self.inputs, loss, updates=updates, allow_input_downcast=True,
                                           name=f"{name}_step")
         self.eval_loss = theano.function(self.inputs, loss, allow_input_downcast=True, name=f"{name}_eval")
@@ -256,34 +252,37 @@ class Trainer:
             total += float(self.eval_loss(*_take(data, idx, self.batch_axes))) * len(idx)
         return total / n
 
-    def _state(self, epoch, rng, history, best_params, bad_epochs):
-        return {
-            "epoch": int(epoch),
-            "rng": rng.bit_generator.state,
-            "history": history.to_state(),
-            "bad_epochs": int(bad_epochs),
-            "lr": float(self.lr.get_value()),
-            "optimizer_state": [np.array(s.get_value()) for s in self.opt_state],
-            "best_params": None if best_params is None else [np.array(v) for v in best_params],
-        }
+    def _save(self, path, hparams, epoch, rng, history, best_params, bad_epochs):
+        """Write the checkpoint: params, optimiser state, lr, best params (arrays) + loop state (meta)."""
+        state = {s.name: s.get_value() for s in self.opt_state}
+        state["train.lr"] = np.asarray(self.lr.get_value())
+        if best_params is not None:
+            state.update({"best." + p.name: v for p, v in zip(self.params, best_params)})
+        meta = {"epoch": int(epoch), "rng": rng.bit_generator.state, "history": history.to_state(),
+                "bad_epochs": int(bad_epochs), "optimizer": self.optimizer}
+        _ckpt.save_checkpoint(path, self.params, hparams, state=state, meta=meta)
 
-    def _restore(self, state, rng):
-        opt = state["optimizer_state"]
-        if len(opt) != len(self.opt_state):
-            raise _ckpt.CheckpointError(
-                f"the checkpoint has {len(opt)} optimiser state arrays but this optimiser has "
-                f"{len(self.opt_state)}; it was written with a different optimiser")
-        for s, v in zip(self.opt_state, opt):
-            v = np.asarray(v)
-            if v.shape != np.shape(s.get_value()):
+    def _load(self, path, hparams, rng):
+        """Restore everything :meth:`_save` wrote; return (epoch, history, best params, bad epochs)."""
+        ckpt = _ckpt.load_checkpoint(path, self.params, hparams, state=self.opt_state)
+        meta = ckpt.meta
+        try:
+            if meta.get("optimizer", self.optimizer) != self.optimizer:
                 raise _ckpt.CheckpointError(
-                    f"optimiser state {s.name or '?'} has shape {v.shape} in the checkpoint but "
-                    f"{np.shape(s.get_value())} here; it was written with a different optimiser or model")
-            s.set_value(v.astype(s.dtype))
-        self.lr.set_value(_floatx(state["lr"]))
-        rng.bit_generator.state = state["rng"]
-        best = state.get("best_params")
-        return int(state["epoch"]), History.from_state(state["history"]), best, int(state["bad_epochs"])
+                    f"checkpoint {os.fspath(path)!r} was written with the {meta['optimizer']} optimiser, "
+                    f"not {self.optimizer}")
+            self.lr.set_value(_floatx(ckpt.state["train.lr"]))
+            rng.bit_generator.state = meta["rng"]
+            best = None
+            if ("best." + self.params[0].name) in ckpt.state:
+                best = [ckpt.state["best." + p.name] for p in self.params]
+            return int(meta["epoch"]), History.from_state(meta["history"]), best, int(meta["bad_epochs"])
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, _ckpt.CheckpointError):
+                raise
+            raise _ckpt.CheckpointError(
+                f"checkpoint {os.fspath(path)!r} has no usable training state "
+                f"({type(exc).__name__}: {exc}); it was not written by lstm.train") from None
 
     # ------------------------------------------------------------------ loop
 
@@ -297,8 +296,8 @@ class Trainer:
         ``train`` and ``val`` are tuples of arrays (one per input).  The batch
         order of every epoch is drawn from ``numpy.random.default_rng(seed)``.
         ``patience``: stop after that many epochs without a new best
-        validation loss (None: never stop early).  ``schedule(epoch)`` (epochs
-        count from 1) sets the learning rate at the start of each epoch.
+        validation loss (None: never stop early).  ``schedule(i)`` (``i`` = epoch - 1,
+        counting from 0 like :class:`lstm.optim.StepDecay`) sets the learning rate at the start of each epoch.
         With ``checkpoint`` a checkpoint is written after every epoch;
         ``resume=True`` first loads it (it must exist) and continues after
         its last epoch.  ``hparams`` are stored in the checkpoint and checked
@@ -324,15 +323,14 @@ class Trainer:
                 raise ValueError("resume=True needs a checkpoint path")
             if not os.path.exists(checkpoint):
                 raise _ckpt.CheckpointError(f"{checkpoint}: no checkpoint to resume from (the file does not exist)")
-            state = _ckpt.load_checkpoint(checkpoint, self.params, hparams)
-            start_epoch, history, best_params, bad_epochs = self._restore(state, rng)
+            start_epoch, history, best_params, bad_epochs = self._load(checkpoint, hparams, rng)
             history.resumed_from = start_epoch
             bar.message(f"resumed from {checkpoint} after epoch {start_epoch}")
         if history.stopped_early:
             start_epoch = epochs  # nothing left to do
         for epoch in range(start_epoch + 1, epochs + 1):
             if schedule is not None:
-                self.lr.set_value(_floatx(schedule(epoch)))
+                self.lr.set_value(_floatx(schedule(epoch - 1)))  # StepDecay counts epochs from 0
             batches = minibatch_indices(n, batch_size, rng if shuffle else None)
             bar.begin_epoch(epoch, len(batches))
             total, seen = 0.0, 0
@@ -363,8 +361,7 @@ class Trainer:
                     history.stopped_early = True
             bar.end_epoch(train_loss, val_loss, float(self.lr.get_value()), improved)
             if checkpoint is not None:
-                _ckpt.save_checkpoint(checkpoint, self.params, hparams,
-                                      self._state(epoch, rng, history, best_params, bad_epochs))
+                self._save(checkpoint, hparams, epoch, rng, history, best_params, bad_epochs)
             if on_epoch is not None:
                 on_epoch(epoch, history)
             if history.stopped_early:

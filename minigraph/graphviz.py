@@ -45,7 +45,8 @@ EDGE_STYLES = {
     "loop": dict(style="dashed", color="#888888", fontcolor="#666666", constraint="false"),
     "update": dict(style="dashed", color="#c0862a", fontcolor="#a0661a", constraint="false"),
     "grad_of": dict(style="dotted", color="#8e5ba8", fontcolor="#8e5ba8", constraint="false", arrowhead="vee"),
-    "steps": dict(style="invis"),  # n_steps reaches every output of a scan
+    "steps": dict(style="invis", constraint="false"),  # n_steps reaches every output of a scan
+    "layout": dict(style="invis"),  # keeps a scan's header box above its placeholders
 }
 _FLOW = ("data", "loop", "steps")
 
@@ -179,6 +180,7 @@ class _Drawing:
             self.edge(self.source(v, cluster), header, v, label="n_steps" if extra == 1 else None)
         for v, ph in zip(node.inputs[extra:], op.inner_inputs):
             self.edge(self.source(v, cluster), self._placeholder(ph, header), v, label=self.edge_label(v))
+            self.edge(header, self._placeholder(ph, header), kind="layout")
         self.add_graph(op.inner_outputs, header)
         roles = (["carry"] * op.n_carry + ["y"] * op.n_ys + ["sum"] * op.n_sums)
         counts = {}

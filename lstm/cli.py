@@ -1,0 +1,326 @@
+"""The ``lstm`` command line: ``lstm stock``, ``lstm task`` and ``lstm sweep``.
+
+    lstm stock [--tutorial] [--symbol AAPL | --csv FILE | --legacy-pickle FILE] ...
+    lstm task adding|temporal-order|copy [--length T] [--cell lstm,peephole,rnn] ...
+    lstm sweep [--task adding] [--lengths 10,30,60] [--cells lstm,peephole,rnn] [--seeds 0,1] ...
+
+Also runnable as ``python -m lstm ...``.  Every expected failure (bad data, a
+checkpoint that does not fit, an unwritable output path, ...) is reported as
+one line ``lstm: error: ...`` on stderr with exit status 1; nothing is left
+half-written because plots and checkpoints are written to a temporary file
+and moved into place.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+
+__all__ = ["main", "build_parser"]
+
+PROG = "lstm"
+
+
+class CLIError(Exception):
+    """A usage problem found after parsing (reported as one line)."""
+
+
+def _limit_blas_threads() -> None:
+    """Use one BLAS thread unless the user chose otherwise.
+
+    The matrices here are tiny ((batch, hidden) @ (hidden, 4 hidden)); OpenBLAS
+    threads only add synchronisation, and on a busy 2-core machine they made a
+    training step 3-5x slower.  Best effort: silently does nothing if the
+    library cannot be reached.
+    """
+    if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return
+    try:
+        import ctypes
+
+        with open("/proc/self/maps") as fh:
+            libs = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", fh.read())))
+        for path in libs:
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn(1)
+                    break
+    except Exception:  # noqa: BLE001 - purely an optimisation
+        pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _name_list(choices):
+    def parse(text: str) -> list[str]:
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in values if v not in choices]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {', '.join(choices)}; got {text!r}")
+        return values
+    return parse
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .tasks import CELL_CHOICES, TASKS
+
+    parser = argparse.ArgumentParser(prog=PROG, description="LSTM examples built on minigraph.")
+    sub = parser.add_subparsers(dest="command", metavar="{stock,task,sweep}")
+    sub.required = True
+
+    # ---- stock
+    p = sub.add_parser(
+        "stock", help="forecast daily stock prices (real shipped data) and compare with baselines",
+        description="Train a recurrent network on daily prices. Default mode: windows of past log "
+                    "returns, chronological train/validation/test split, Adam, early stopping, test "
+                    "errors next to persistence and linear-autoregression baselines. --tutorial: "
+                    "reproduce the seed Theano tutorial (per-sample SGD on raw prices).")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--symbol", default="AAPL",
+                     help="built-in stock: AAPL, GOOG, IBM or MSFT (default AAPL; see "
+                          "lstm/datasets/PROVENANCE.md)")
+    src.add_argument("--csv", metavar="FILE", help="read dates and prices from a CSV file with a header row")
+    src.add_argument("--legacy-pickle", metavar="FILE",
+                     help="the seed tutorial's stockTT.bin (read safely: no code in it is run)")
+    p.add_argument("--date-col", default="date", help="CSV date column (default: date)")
+    p.add_argument("--price-col", default="close", help="CSV price column (default: close)")
+    p.add_argument("--raw-close", action="store_true",
+                   help="built-in data: use the raw close instead of the split-adjusted close")
+    p.add_argument("--tutorial", action="store_true", help="reproduce the seed tutorial (see above)")
+    p.add_argument("--cell", choices=("lstm", "rnn", "gru"), default="lstm", help="recurrent cell (default lstm)")
+    p.add_argument("--hidden", type=_positive_int, help="hidden units per layer (default 32; tutorial 20)")
+    p.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
+    p.add_argument("--peephole", action="store_true", help="LSTM with peephole connections")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.003 Adam; tutorial 0.01 SGD)")
+    p.add_argument("--epochs", type=_positive_int,
+                   help="maximum epochs (default 30, early stopping usually ends sooner; tutorial: passes, 1)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--window", type=_positive_int,
+                   help="past daily returns per example (default 20; tutorial: prices per input, 5)")
+    p.add_argument("--patience", type=_positive_int, default=5,
+                   help="early stopping: epochs without a better validation loss (default 5)")
+    p.add_argument("--clip", type=_positive_float, default=1.0, help="maximum gradient norm (default 1.0)")
+    p.add_argument("--no-clip", action="store_true", help="do not clip gradients")
+    p.add_argument("--seed", type=int, help="random seed (default 0; tutorial 1234)")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch to PATH")
+    p.add_argument("--resume", action="store_true", help="continue training from --checkpoint PATH")
+    p.add_argument("--out", default="stock.png", metavar="PATH",
+                   help="plot file (default stock.png; the extension picks the format)")
+    p.add_argument("--no-plot", action="store_true", help="do not write a plot")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
+    p.add_argument("--progress", choices=("auto", "bar", "epoch", "off"), default="auto",
+                   help="progress display on stderr: a live bar on a terminal, else a line per epoch")
+    p.set_defaults(func=cmd_stock)
+
+    # ---- task
+    p = sub.add_parser(
+        "task", help="long-time-lag benchmarks of Hochreiter & Schmidhuber (1997)",
+        description="Train on a synthetic long-time-lag task and report whether it was solved. "
+                    "adding: output the sum of two marked values; temporal-order: classify the order "
+                    "of two marked symbols X/Y among distractors; copy: recall a short symbol "
+                    "sequence after a delay. See docs/tasks.md.")
+    p.add_argument("task", choices=TASKS)
+    _task_options(p, CELL_CHOICES)
+    p.add_argument("--cell", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"],
+                   help="comma-separated cells to train (default lstm,peephole,rnn)")
+    p.add_argument("--length", type=_positive_int, default=30, help="minimal sequence length / delay T (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_task)
+
+    # ---- sweep
+    p = sub.add_parser(
+        "sweep", help="run a task for several lengths, cells and seeds; print a markdown table",
+        description="The sweep behind docs/tasks.md: every combination of --lengths, --cells and --seeds.")
+    p.add_argument("--task", choices=TASKS, default="adding")
+    _task_options(p, CELL_CHOICES)
+    p.add_argument("--cells", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"])
+    p.add_argument("--lengths", type=_int_list, default=[10, 30, 60])
+    p.add_argument("--seeds", type=_int_list, default=[0, 1])
+    p.add_argument("--markdown", metavar="FILE", help="also write the table (markdown) to FILE")
+    p.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def _task_options(p, cell_choices) -> None:
+    p.add_argument("--hidden", type=_positive_int, help="hidden units (default: per task, see docs/tasks.md)")
+    p.add_argument("--sequences", type=_positive_int,
+                   help="training budget in sequences (default: per task)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="sequences per update (default 32)")
+    p.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
+    p.add_argument("--test-size", type=_positive_int, default=1000,
+                   help="fresh test sequences used for the solved check (default 1000)")
+    p.add_argument("--eval-every", type=_positive_int, default=2000,
+                   help="check the test set every N training sequences (default 2000)")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def cmd_stock(args) -> int:
+    from . import stock
+    from .data import load_legacy_pickle, load_csv, load_stock, tutorial_pairs
+
+    t0 = time.perf_counter()
+    out = None if args.no_plot else args.out
+    if args.tutorial:
+        for flag, given in (("--checkpoint", args.checkpoint), ("--resume", args.resume)):
+            if given:
+                raise CLIError(f"{flag} is not available with --tutorial (the tutorial trains in one pass)")
+        n_in = args.window or 5
+        if args.legacy_pickle:
+            x, y = load_legacy_pickle(args.legacy_pickle)
+            label = os.path.basename(args.legacy_pickle)
+            if args.window and args.window != x.shape[1]:
+                raise CLIError(f"--window {args.window} does not match {label}, whose rows hold "
+                               f"{x.shape[1]} prices")
+        else:
+            if args.csv:
+                _, prices = load_csv(args.csv, date_col=args.date_col, price_col=args.price_col)
+                label = f"{os.path.basename(args.csv)} ({args.price_col})"
+            else:
+                _, prices = load_stock(args.symbol, adjusted=not args.raw_close)
+                label = f"{args.symbol.upper()} {'raw' if args.raw_close else 'adjusted'} close"
+            xl, yl = tutorial_pairs(prices, n_in)
+            x, y = xl, yl
+        stock.run_tutorial(x, y, hidden=args.hidden or 20, lr=args.lr or 0.01, passes=args.epochs or 1,
+                           cell=args.cell, layers=args.layers, peephole=args.peephole,
+                           seed=1234 if args.seed is None else args.seed, out_path=out,
+                           quiet=args.quiet, label=label, out=_say)
+    else:
+        if args.peephole and args.cell != "lstm":
+            raise CLIError(f"--peephole needs --cell lstm (peepholes are an LSTM feature), not {args.cell}")
+        series = stock.load_series(symbol=args.symbol, csv=args.csv, date_col=args.date_col,
+                                   price_col=args.price_col, legacy_pickle=args.legacy_pickle,
+                                   adjusted=not args.raw_close)
+        cfg = stock.ForecastConfig(
+            cell=args.cell, hidden=args.hidden or 32, layers=args.layers, peephole=args.peephole,
+            lr=args.lr or 3e-3, epochs=args.epochs or 30, batch_size=args.batch_size,
+            window=args.window or 20, patience=args.patience, clip=None if args.no_clip else args.clip,
+            seed=0 if args.seed is None else args.seed, checkpoint=args.checkpoint, resume=args.resume,
+            out=out, progress="off" if args.quiet else args.progress)
+        stock.run_forecast(series, cfg, out=_say)
+    _say(f"elapsed: {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_task(args) -> int:
+    from .tasks import TaskConfig, format_results_table, run_task
+
+    results = []
+    for cell in args.cell:
+        cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
+                         sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         test_size=args.test_size, eval_every=args.eval_every)
+        res = run_task(cfg, progress=None if args.quiet else sys.stderr)
+        _say(res.summary())
+        results.append(res)
+    _say("")
+    for line in format_results_table(results):
+        _say(line)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .tasks import run_sweep
+
+    run_sweep(task=args.task, lengths=args.lengths, cells=args.cells, seeds=args.seeds, hidden=args.hidden,
+              sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, test_size=args.test_size,
+              eval_every=args.eval_every, markdown=args.markdown, argv=sys.argv[1:] if _FROM_CONSOLE else None,
+              progress=None if args.quiet else sys.stderr, out=_say)
+    return 0
+
+
+_FROM_CONSOLE = False
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        text = f"{where}: {exc.strerror}" if where else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    parts = [part.strip(" -") for part in text.splitlines() if part.strip(" -")]
+    return "; ".join(parts)
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    global _FROM_CONSOLE
+    _FROM_CONSOLE = argv is None
+    _limit_blas_threads()
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, DataError, CheckpointError, OSError, FloatingPointError) as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
