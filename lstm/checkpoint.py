@@ -109,6 +109,8 @@ def save_checkpoint(path, params, hparams, state=None, meta=None):
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the old file's mode, or rw-r--r--
+        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:

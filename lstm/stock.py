@@ -44,7 +44,7 @@ from .train import History, Trainer, format_seconds
 
 __all__ = [
     "PriceSeries", "ReturnWindows", "load_series", "series_from_pairs", "window_returns",
-    "fit_linear_ar", "predict_linear_ar", "forecast_metrics", "best_model_sentence",
+    "fit_linear_ar", "predict_linear_ar", "forecast_metrics", "diebold_mariano", "best_model_sentence",
     "ForecastConfig", "ForecastResult", "run_forecast", "TutorialResult", "run_tutorial",
     "check_output_path", "save_figure_atomic",
 ]
@@ -211,29 +211,52 @@ def forecast_metrics(pred_returns, actual_returns, prev_price) -> dict:
             "direction": direction}
 
 
-def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: str | None = None) -> str:
-    """A plain sentence naming the model with the lowest ``metric`` (ties within 0.1% noted).
+def diebold_mariano(errors_a, errors_b) -> tuple[float, float]:
+    """Diebold-Mariano test of equal accuracy for one-step forecasts, on squared errors.
 
-    ``results`` maps display names to metric dicts; ``model_key`` names the
-    learned model, whose standing is then said explicitly.
+    ``d_t = errors_a[t]**2 - errors_b[t]**2``; returns ``(statistic, p_value)`` with
+    statistic ``mean(d) / sqrt(var(d) / n)`` (negative: ``a`` is more accurate) and a two-sided
+    p-value from the normal approximation.  For one-step-ahead forecasts no autocorrelation
+    correction is needed (Diebold & Mariano 1995, h = 1).  Identical errors give (0, 1).
+    """
+    d = np.square(np.asarray(errors_a, dtype=np.float64)) - np.square(np.asarray(errors_b, dtype=np.float64))
+    n = d.size
+    var = float(np.var(d, ddof=1)) if n > 1 else 0.0
+    if var <= 0.0:
+        return 0.0, 1.0
+    stat = float(np.mean(d) / math.sqrt(var / n))
+    return stat, float(math.erfc(abs(stat) / math.sqrt(2.0)))
+
+
+def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: str | None = None,
+                        errors: dict | None = None) -> str:
+    """Plain sentences naming the model with the lowest ``metric`` and where ``model_key`` stands.
+
+    ``results`` maps display names to metric dicts; ``model_key`` names the learned model.
+    With ``errors`` (name -> per-day price errors) the learned model is compared with its
+    closest rival by a Diebold-Mariano test, so a tiny margin is not sold as a win.
     """
     ranked = sorted(results.items(), key=lambda kv: kv[1][metric])
     (best, best_m), rest = ranked[0], ranked[1:]
     what = {"rmse_price": "test RMSE on prices", "mae_price": "test MAE on prices",
             "rmse_return": "test RMSE on returns", "mae_return": "test MAE on returns"}[metric]
-    others = ", ".join(f"{name} {m[metric]:.4g} ({(m[metric] / best_m[metric] - 1) * 100:+.2f}%)"
+    others = ", ".join(f"{name} {m[metric]:.4f} ({(m[metric] / best_m[metric] - 1) * 100:+.2f}%)"
                        for name, m in rest)
-    sentence = f"By {what}, the best model is {best} ({best_m[metric]:.4g}); then {others}."
-    if model_key is not None:
-        mine = results[model_key][metric]
-        margin = ranked[1][1][metric] / best_m[metric] - 1 if best == model_key else mine / best_m[metric] - 1
-        if best == model_key:
-            sentence += (f" The {model_key} is best here, by {margin * 100:.2f}% over the next model"
-                         + (", a margin too small to count as a real edge." if margin < 0.01 else "."))
-        else:
-            sentence += (f" The {model_key} does not beat {best}"
-                         + (" (it is within 1%, i.e. about as good)." if margin < 0.01 else "."))
-    return sentence
+    sentence = f"By {what}, the best is {best} at {best_m[metric]:.4f}; then {others}."
+    if model_key is None:
+        return sentence
+    rival = ranked[1][0] if best == model_key else best
+    gap = abs(results[model_key][metric] / results[rival][metric] - 1) * 100
+    if best == model_key:
+        sentence += f" The {model_key} has the lowest error, {gap:.2f}% below {rival}"
+    else:
+        sentence += f" The {model_key} does not beat {rival}: its error is {gap:.2f}% higher"
+    if errors is not None:
+        _, p = diebold_mariano(errors[model_key], errors[rival])
+        verdict = ("not a significant difference" if p >= 0.05
+                   else "a significant difference" + (" in its favour" if best == model_key else ""))
+        sentence += f" (Diebold-Mariano test on squared errors: p = {p:.2f}, {verdict})"
+    return sentence + "."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,13 +364,14 @@ class ForecastResult:
     up_share: float
     sentence: str
     train_seconds: float
+    no_skill: tuple = (1.0, 1.0)  # MSE of predicting the mean training return, on train / validation
     plot: str | None = None
     lines: list = field(default_factory=list)
 
 
 def _model_name(cfg: ForecastConfig) -> str:
     kind = {"lstm": "peephole LSTM" if cfg.peephole else "LSTM", "rnn": "RNN", "gru": "GRU"}[cfg.cell]
-    size = f"{cfg.layers}x{cfg.hidden}" if cfg.layers > 1 else f"{cfg.hidden}"
+    size = f"{cfg.layers} layers x {cfg.hidden} units" if cfg.layers > 1 else f"{cfg.hidden} units"
     return f"{kind} ({size})"
 
 
@@ -397,15 +421,16 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
     ar = fit_linear_ar(w.X[tr], w.y[tr])
     predictions = {
         name: lstm_pred,
-        "persistence (no change)": np.zeros(te.stop - te.start),
-        f"linear AR({cfg.window}), least squares": predict_linear_ar(ar, w.X[te]),
+        "persistence": np.zeros(te.stop - te.start),
+        f"linear AR({cfg.window})": predict_linear_ar(ar, w.X[te]),
     }
     metrics = {k: forecast_metrics(p, w.y[te], w.prev_price[te]) for k, p in predictions.items()}
     moved = w.y[te] != 0
     up_share = float(np.mean(w.y[te][moved] > 0)) if np.any(moved) else float("nan")
-    sentence = best_model_sentence(metrics, "rmse_price", model_key=name)
+    errors = {k: w.prev_price[te] * (np.exp(p) - np.exp(w.y[te])) for k, p in predictions.items()}
+    sentence = best_model_sentence(metrics, "rmse_price", model_key=name, errors=errors)
     result = ForecastResult(cfg, series.label, w, history, predictions, metrics, name, up_share, sentence,
-                            train_seconds)
+                            train_seconds, no_skill=(float(np.mean(ys[tr] ** 2)), float(np.mean(ys[va] ** 2))))
     result.lines = report_lines(result)
     for line in result.lines:
         out(line)
@@ -441,8 +466,11 @@ def report_lines(r: ForecastResult) -> list[str]:
         direction = "n/a" if m["direction"] is None else f"{m['direction'] * 100:.1f}%"
         lines.append(f"  {k:<{width}}  {m['rmse_price']:>10.4f}  {m['mae_price']:>9.4f}  "
                      f"{m['rmse_return']:>11.5f}  {m['mae_return']:>10.5f}  {direction:>9}")
-    lines.append(f"  (direction = share of test days whose up/down move was called right; always "
-                 f"guessing 'up' scores {r.up_share * 100:.1f}%)")
+    lines.append(f"  persistence: tomorrow's price = today's (a zero return); linear AR({w.window}): "
+                 f"least-squares regression of the next return on the last {w.window}, fitted on the "
+                 "training part")
+    lines.append(f"  direction: share of test days whose up/down move was called right; always "
+                 f"guessing 'up' scores {r.up_share * 100:.1f}%")
     lines.append("")
     lines.append(r.sentence)
     return lines
@@ -457,14 +485,17 @@ def plot_forecast(r: ForecastResult, path: str) -> str:
     ax_zoom = fig.add_subplot(grid[0, 1])
     ax_all = fig.add_subplot(grid[1, :])
     epochs = np.arange(1, len(h.train_loss) + 1)
-    ax_loss.plot(epochs, h.train_loss, marker="o", ms=3, label="train")
+    # each loss divided by the loss of always predicting the mean training return on that part:
+    # 1.0 = no skill, below 1 = better than that constant forecast
+    ax_loss.plot(epochs, np.asarray(h.train_loss) / r.no_skill[0], marker="o", ms=3, label="train")
     if h.val_loss:
-        ax_loss.plot(epochs, h.val_loss, marker="o", ms=3, label="validation")
+        ax_loss.plot(epochs, np.asarray(h.val_loss) / r.no_skill[1], marker="o", ms=3, label="validation")
         ax_loss.axvline(h.best_epoch, color="grey", ls=":", lw=1, label=f"best epoch ({h.best_epoch})")
-    ax_loss.axhline(1.0, color="k", lw=0.6, alpha=0.4)
+    ax_loss.axhline(1.0, color="k", lw=0.8, alpha=0.5, ls="--", label="no skill (mean return)")
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("MSE (standardised returns)")
+    ax_loss.set_ylabel("MSE / MSE of predicting the mean return")
     ax_loss.set_title(f"{r.model_name}: training curves")
+    ax_loss.xaxis.get_major_locator().set_params(integer=True)
     ax_loss.legend(fontsize=8)
 
     x = w.dates[te] if w.dates is not None else np.arange(te.start, te.stop)
@@ -486,11 +517,14 @@ def plot_forecast(r: ForecastResult, path: str) -> str:
                      label=f"{name} (RMSE {r.metrics[name]['rmse_price']:.3f})")
     ax_zoom.set_title(f"last {k} test days: forecasts vs actual")
     ax_zoom.set_ylabel("price")
-    ax_zoom.legend(fontsize=7)
-    for ax in (ax_all, ax_zoom):
-        if w.dates is not None:
-            for label in ax.get_xticklabels():
-                label.set_rotation(20)
+    ax_zoom.legend(fontsize=7, loc="best", framealpha=0.85)
+    if w.dates is not None:
+        import matplotlib.dates as mdates
+
+        for ax in (ax_all, ax_zoom):
+            locator = mdates.AutoDateLocator(maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return save_figure_atomic(fig, path)
 
 
@@ -559,10 +593,10 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
     result = TutorialResult(costs, running, persistence, seconds)
     out(f"tutorial mode: {len(costs)} per-sample SGD steps on {label or 'the data'} "
         f"({n_in} inputs, {hidden} hidden, lr {lr}) in {format_seconds(seconds)}")
-    out(f"final running RMSE e = {running[-1]:.4f}; mean sqrt(cost) over the last 10% of samples = "
+    out(f"final running RMSE e = {running[-1]:.4f}; mean |error| (= sqrt(cost)) over the last 10% of samples = "
         f"{np.mean(np.sqrt(costs[-max(1, len(costs) // 10):])):.4f}")
     out(f"for comparison, predicting the last input price (persistence) gives running RMSE "
-        f"{persistence[-1]:.4f} and mean abs error over the last 10% = "
+        f"{persistence[-1]:.4f} and mean |error| over the last 10% = "
         f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}")
     if out_path:
         fig = _new_figure(figsize=(9, 4.5), layout="constrained")

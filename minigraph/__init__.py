@@ -11,14 +11,14 @@ from .graph import (Apply, Constant, NonDifferentiable, Op, SharedVariable, Tens
                     clone_replace, graph_inputs, shared, toposort)
 from .ops.elemwise import ShapeError
 from .printing import debugprint, pp
-from . import printing  # noqa: F401
+from . import graphviz, printing, sympy_bridge  # noqa: F401  (both import their libraries lazily)
 from .scan import foldl, foldr, map, reduce, scan  # noqa: A004
 
 clone = clone_replace
 gradient = tensor  # Theano code sometimes reaches grad helpers as theano.gradient.*
 
 __all__ = [
-    "Apply", "Constant", "DisconnectedInputError", "ExecutionError", "Function", "Lop", "MissingInputError",
+    "Apply", "Constant", "graphviz", "sympy_bridge", "DisconnectedInputError", "ExecutionError", "Function", "Lop", "MissingInputError",
     "NonDifferentiable", "Op", "Rop", "ShapeError", "SharedVariable", "TensorType", "UnusedInputError", "Variable",
     "ancestors", "clone", "clone_replace", "config", "debugprint", "disconnected_grad", "foldl", "foldr", "function",
     "grad", "grad_clip", "graph_inputs", "hessian", "jacobian", "map", "pp", "printing", "reduce", "scan", "shared",

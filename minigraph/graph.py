@@ -16,13 +16,19 @@ from .config import config
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+_DTYPE_NAMES = {}  # anything np.dtype() accepts -> canonical name ('float32', ...)
+
+
 class TensorType:
     """A dtype plus a static shape whose entries are ints or ``None`` (known only at run time)."""
 
     __slots__ = ("dtype", "shape")
 
     def __init__(self, dtype, shape):
-        self.dtype = np.dtype(dtype).name
+        name = _DTYPE_NAMES.get(dtype)
+        if name is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
+            name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+        self.dtype = name
         shape = tuple(None if s is None else int(s) for s in shape)
         if any(s is not None and s < 0 for s in shape):
             raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
@@ -112,13 +118,19 @@ class Tag:
 _grad_context = []
 
 
+_IN_PACKAGE = {}  # code object -> whether it belongs to minigraph (a cache: this runs for every node)
+
+
 def _user_frame():
     """(file, line, function) of the innermost caller outside this package, or None."""
     frame = sys._getframe(2)
     while frame is not None:
-        fname = frame.f_code.co_filename
-        if not fname.startswith(_PACKAGE_DIR):
-            return (fname, frame.f_lineno, frame.f_code.co_name)
+        code = frame.f_code
+        inside = _IN_PACKAGE.get(code)
+        if inside is None:
+            inside = _IN_PACKAGE[code] = code.co_filename.startswith(_PACKAGE_DIR + os.sep)
+        if not inside:
+            return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None
 

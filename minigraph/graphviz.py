@@ -15,6 +15,7 @@ The third-party ``graphviz`` package is imported only inside functions, so
 ``import minigraph`` never needs it; ``render`` and ``show`` also need the
 ``dot`` program.
 """
+import os
 import shutil
 
 from .graph import Constant, SharedVariable, Variable, toposort
@@ -87,9 +88,8 @@ class _Drawing:
     def __init__(self, show_shapes, show_dtypes, expand_scan):
         self.show_shapes, self.show_dtypes, self.expand_scan = show_shapes, show_dtypes, expand_scan
         self.nodes = []        # dicts: name, kind, lines, cluster
-        self.edges = []        # dicts: src, dst, kind, label
+        self.edges = []        # dicts: src, dst, var (the value carried, if any), kind, label
         self.clusters = {}     # header name -> parent cluster (None = top level)
-        self._keys = {}        # (cluster, id(obj)) -> node name
         self._src = {}         # (cluster, id(variable)) -> name of the node drawing it
         self._applies = {}     # id(Apply) -> node name (first drawing), for grad-of links
         self._grad_nodes = []  # (node name, forward Apply)
@@ -98,11 +98,9 @@ class _Drawing:
         texts = [_type_text(v, self.show_shapes, self.show_dtypes) for v in variables]
         return [", ".join(texts)] if texts and texts[0] else []
 
-    def node(self, kind, lines, cluster, key=None):
+    def node(self, kind, lines, cluster):
         name = f"n{len(self.nodes)}"
         self.nodes.append(dict(name=name, kind=kind, lines=[ln for ln in lines if ln], cluster=cluster))
-        if key is not None:
-            self._keys[key] = name
         return name
 
     def edge(self, src, dst, var=None, kind="data", label=None):
@@ -347,9 +345,9 @@ def render(obj, path, format=None, **kwargs):
     ``format`` defaults to the file suffix (svg, png, pdf, ...).  Returns ``path``.
     """
     _require_dot()
-    fmt = format or str(path).rsplit(".", 1)[-1].lower()
-    if fmt == str(path).lower() or "/" in fmt:
-        raise ValueError(f"render: cannot tell the format of {path!r}; give a suffix or format='svg'")
+    fmt = format or os.path.splitext(str(path))[1][1:].lower()
+    if not fmt:
+        raise ValueError(f"render: cannot tell the format of {str(path)!r}; give a suffix or format='svg'")
     data = _as_digraph(obj, kwargs).pipe(format=fmt)
     with open(path, "wb") as f:
         f.write(data)

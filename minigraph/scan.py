@@ -26,8 +26,8 @@ import numpy as np
 
 from .compile import ExecutionError, Program
 from .grad import backprop
-from .graph import (Apply, Constant, SharedVariable, TensorType, Variable, as_variable, clone_replace,
-                    graph_inputs, toposort)
+from .graph import (Apply, Constant, Op, SharedVariable, TensorType, Variable, as_variable, clone_replace,
+                    graph_inputs, op, toposort)
 
 
 class ScanError(TypeError):
@@ -63,6 +63,7 @@ class Scan:
         self.origin = origin if origin is not None else self
         self.truncate_gradient = truncate_gradient
         self._program = None
+        self._specialized = {}
         for k in range(n_carry):
             ph, out = self.inner_inputs[n_seqs + k], self.inner_outputs[k]
             if ph.dtype != out.dtype or ph.ndim != out.ndim:
@@ -118,13 +119,41 @@ class Scan:
         return Scan(**fields)
 
     # ---- execution
-    def program(self):
-        """The step compiled once (with rewrites) into straight-line code."""
+    def program(self, args=None, constant=()):
+        """The step compiled once (with rewrites) into straight-line code.
+
+        With ``args`` (the values of the first step), a version specialised to their shapes:
+        every placeholder gets a fully static shape, so shape computations fold to constants and
+        gradient reductions over broadcast axes that cannot happen disappear.  Specialised
+        programs are cached per shape signature (a few); the generic one is the fallback.
+        Inputs listed in ``constant`` (small integer sequences whose rows are all equal, such as
+        the stored shapes of forward values) are folded in as constants.
+        """
         if self._program is None:
             from .rewrite import rewrite_graph
             outs = rewrite_graph(self.inner_outputs, inputs=self.inner_inputs)
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
-        return self._program
+        if args is None:
+            return self._program
+        key = tuple(np.shape(a) for a in args) + tuple((i, args[i].tobytes()) for i in constant)
+        prog = self._specialized.get(key)
+        if prog is None:
+            prog = self._specialize(args, constant) if len(self._specialized) < 16 else self._program
+            self._specialized[key] = prog
+        return prog
+
+    def _specialize(self, args, constant):
+        from .rewrite import rewrite_graph
+        phs = [TensorType(p.dtype, np.shape(a))(p.name) for p, a in zip(self.inner_inputs, args)]
+        repl = {p: (Constant(ph.type, args[i]) if i in constant else ph)
+                for i, (p, ph) in enumerate(zip(self.inner_inputs, phs))}
+        try:
+            outs = rewrite_graph(clone_replace(self.inner_outputs, repl))
+            prog = Program(phs, outs, name=f"{self.name}_step")
+        except Exception:  # noqa: BLE001 - inconsistent shapes: the generic program reports them
+            return self._program
+        prog.fully_static = all(None not in o.type.shape for o in outs)
+        return prog
 
     def make_thunk(self, node):
         return self.perform
@@ -144,17 +173,22 @@ class Scan:
         seqs, carries, nonseqs = outer[:ns], tuple(outer[ns:ns + nc]), tuple(outer[ns + nc:])
         n = int(n)
         self._check_lengths(n, seqs)
-        run = self.program().run
+        program = self.program()
+        run = program.run
         stored = [k for k in range(nc) if self.keep[k] == "all"]
         traces, ys, sums = {}, [], []
+        check_shapes = True
         for t in range(n):
             args = [s[t] for s in seqs] + list(carries) + list(nonseqs)
+            if t == 0:
+                program = self.program(args, _constant_sequences(seqs, n))
+                run = program.run
             try:
                 outs = run(*args)
             except Exception as exc:  # noqa: BLE001 - name the step and the inner node
                 if isinstance(exc, ExecutionError):  # a nested scan failed: add this loop's step
                     raise ExecutionError(f"{self}: step {t} failed: {exc}") from exc
-                err = self.program().explain(args, exc)
+                err = program.explain(args, exc)
                 msg = f"{self}: step {t} failed"
                 raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
             if t == 0:  # shapes are known after the first step: allocate once
@@ -166,22 +200,56 @@ class Scan:
                             "state must have the shape of the step's output")
                 traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
                 ys = [np.empty((n,) + np.shape(y), v.dtype) for y, v in zip(outs[nc:nc + ny], self.ys)]
+                # ys that the specialised step computes as constants are filled once, not per step
+                varying = [j for j in range(ny) if not isinstance(program.outputs[nc + j], Constant)]
+                for j in range(ny):
+                    if j not in varying:
+                        ys[j][...] = outs[nc + j]
+                y_stores = [(ys[j], nc + j) for j in varying]
                 sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
+                # a fully static specialised step returns the same shapes at every step
+                check_shapes = not getattr(program, "fully_static", False)
             else:
-                ref = [traces[k][0] if k in traces else carries[k] for k in range(nc)] + [b[0] for b in ys] + sums
-                for j, (a, b) in enumerate(zip(ref, outs)):
-                    if np.shape(a) != np.shape(b):
-                        raise ExecutionError(f"{self}: output {j} of the step ({self.inner_outputs[j]}) has shape "
-                                             f"{np.shape(b)} at step {t} but {np.shape(a)} at step 0; every step "
-                                             "must return the same shapes")
+                if check_shapes:
+                    self._check_step_shapes(t, outs, traces, carries, ys, sums)
                 for acc, y in zip(sums, outs[nc + ny:]):
                     np.add(acc, y, out=acc)
             carries = outs[:nc]
             for k in stored:
                 traces[k][t] = carries[k]
-            for buf, y in zip(ys, outs[nc:nc + ny]):
-                buf[t] = y
+            for buf, j in y_stores:
+                buf[t] = outs[j]
         return self._results(n, outer, carries, traces, ys, sums)
+
+    def _check_step_shapes(self, t, outs, traces, carries, ys, sums):
+        ref = [traces[k][0] if k in traces else carries[k] for k in range(self.n_carry)] + [b[0] for b in ys] + sums
+        for j, (a, b) in enumerate(zip(ref, outs)):
+            if np.shape(a) != np.shape(b):
+                raise ExecutionError(f"{self}: output {j} of the step ({self.inner_outputs[j]}) has shape "
+                                     f"{np.shape(b)} at step {t} but {np.shape(a)} at step 0; every step "
+                                     "must return the same shapes")
+
+    def _zero_step_shapes(self, outer):
+        """Shapes of one step's ys and sums when the loop runs zero times (empty ys, zero sums).
+
+        First from the static types of the step specialised to the inputs' shapes; where that
+        leaves a length unknown, from a dry run of the step on zero-filled slices; else None
+        (a y's unknown lengths then count as 0).
+        """
+        ns, nc = self.n_seqs, self.n_carry
+        args = [np.zeros(np.shape(s)[1:], np.asarray(s).dtype) for s in outer[:ns]] + list(outer[ns:])
+        wanted = self.inner_outputs[nc:]
+        prog = self._specialize(args, ())
+        static = [o.type.shape for o in prog.outputs[nc:]] if prog is not self._program else \
+            [o.type.shape for o in wanted]
+        if all(None not in s for s in static):
+            return [tuple(s) for s in static]
+        dry = self._dry_run(outer)
+        if dry is not None:
+            return [np.shape(y) for y in dry[nc:]]
+        n_ys = self.n_ys
+        return [tuple(d or 0 for d in s) if j < n_ys else (None if None in s else tuple(s))
+                for j, s in enumerate(static)]
 
     def _dry_run(self, outer):
         """Zero steps: the shapes of the step's outputs are still needed (empty ys, zero sums; the gradient
@@ -199,16 +267,12 @@ class Scan:
         nc, ny = self.n_carry, self.n_ys
         if n == 0:
             results = [np.empty((0,) + np.shape(c), np.asarray(c).dtype) for c in carries]
-            dry = self._dry_run(outer) if any(None in v.type.shape for v in self.ys + self.sums) else None
-            if dry is not None:
-                results += [np.empty((0,) + np.shape(y), v.dtype) for y, v in zip(dry[nc:nc + ny], self.ys)]
-                results += [np.zeros(np.shape(y), v.dtype) for y, v in zip(dry[nc + ny:], self.sums)]
-                return tuple(results)
-            results += [np.empty((0,) + tuple(s or 0 for s in y.type.shape), y.dtype) for y in self.ys]
-            for j, y in enumerate(self.sums):
-                if None in y.type.shape:
+            shapes = self._zero_step_shapes(outer)
+            results += [np.empty((0,) + s, v.dtype) for s, v in zip(shapes[:ny], self.ys)]
+            for j, (s, v) in enumerate(zip(shapes[ny:], self.sums)):
+                if s is None:
                     raise ExecutionError(f"{self}: zero steps, and the shape of summed output {j} is not static")
-                results.append(np.zeros(y.type.shape, y.dtype))
+                results.append(np.zeros(s, v.dtype))
             return tuple(results)
         results = [np.asarray(carries[k])[None].copy() if self.keep[k] == "last" else traces[k] for k in range(nc)]
         return tuple(results + ys + sums)
@@ -216,6 +280,43 @@ class Scan:
     # ---- gradient
     def pullback(self, inputs, outputs, cotangents):
         return _scan_pullback(self, inputs, outputs, cotangents)
+
+
+@op
+class CheckLength(Op):
+    """Identity on a sequence that checks its length against the loop's n_steps at run time.
+
+    Rewrites that move sequence work out of a loop keep the loop's length rule with it:
+    exactly n steps when n_steps was not given, at least n when it was.
+    """
+
+    exact: bool
+    what: str = "sequence"
+
+    def make_node(self, x, n):
+        return Apply(self, [as_variable(x), as_variable(n)], [as_variable(x).type])
+
+    def perform(self, x, n):
+        length = np.shape(x)[0]
+        if length < n or (self.exact and length != n):
+            raise ExecutionError(f"scan: {self.what} has {length} steps but the loop runs {int(n)}"
+                                 + ("; all sequences must have the same length" if self.exact else ""))
+        return x
+
+    def pullback(self, inputs, outputs, gz):
+        return [gz[0], None]
+
+    def __str__(self):
+        return "check_length"
+
+
+def _constant_sequences(seqs, n):
+    """Indices of small integer sequences whose first n rows are all the same (shape vectors)."""
+    found = []
+    for i, s in enumerate(seqs):
+        if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8 and (s[:n] == s[0]).all():
+            found.append(i)
+    return tuple(found)
 
 
 def _const(v):
@@ -242,6 +343,8 @@ def _scan_pullback(op, inputs, outputs, cotangents):
     from . import tensor as T
 
     n_steps, outer = inputs[0], inputs[1:]
+    if op.truncate_gradient == 0:  # no step is differentiated: the gradient is zero (and has no loop)
+        return [None] + [T.zeros_like(v) if _is_float(v) else None for v in outer]
     ns, nc, ny = op.n_seqs, op.n_carry, op.n_ys
     seqs, inits, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
     P = op.inner_inputs
@@ -290,7 +393,7 @@ def _scan_pullback(op, inputs, outputs, cotangents):
     carry_of = {id(O[k]): k for k in range(nc)}
     extra_ys = [v for v in residuals if id(v) not in carry_of]
     res_ph = {id(v): v.type(f"res_{v.name or i}") for i, v in enumerate(residuals)}
-    back_outputs = clone_replace(back_outputs, {v: res_ph[id(v)] for v in residuals})
+    back_outputs = clone_replace(back_outputs, {v: _stand_in(v, res_ph[id(v)]) for v in residuals})
 
     # The forward scan again, keeping every carry's trace and the residuals.  It has the original's
     # inputs and outputs as a prefix, so at compile time the two merge into one loop.
@@ -312,7 +415,7 @@ def _scan_pullback(op, inputs, outputs, cotangents):
             b_seq.append((p_seq[i], rev(seqs[i][:n_steps]) if op.n_steps_given else rev(seqs[i])))
     for k in range(nc):
         if id(p_carry[k]) in used:  # the value entering step t: init, then trace[:-1]
-            prev = T.concatenate([T.expand_dims(inits[k], 0), traces[k][:-1]], axis=0)
+            prev = T.concatenate([T.stack([inits[k]]), traces[k][:-1]], axis=0)
             b_seq.append((p_carry[k], rev(prev)))
     for v in residuals:
         if id(res_ph[id(v)]) in used:
@@ -387,6 +490,20 @@ def _residuals(forward_outputs, placeholders, p_nonseq, back_outputs):
     for v in back_outputs:
         take(v)
     return found
+
+
+def _stand_in(v, ph):
+    """What replaces the residual ``v`` in the backward step: its placeholder ``ph`` -- except for a shape
+    vector, whose statically known entries stay constants (ops such as sum_to_shape and dimshuffle read
+    the static shape from how a shape vector is built; an opaque placeholder would lose it)."""
+    from . import tensor as T
+    from .ops.basic import Shape
+    if v.owner is None or not isinstance(v.owner.op, Shape):
+        return ph
+    static = v.owner.inputs[0].type.shape
+    if None not in static:
+        return Constant(v.type, np.array(static, dtype=v.dtype))
+    return T.stack([Constant(TensorType(v.dtype, ()), s) if s is not None else ph[i] for i, s in enumerate(static)])
 
 
 def _invariant_vars(outputs, placeholders, nonseq_ids):
@@ -594,7 +711,10 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         else:
             first, depth, _ = slot
             results.append(node_outputs[first + depth - 1])
-    scan_updates = OrderedDict((sv, node_outputs[upd_first + i][-1]) for i, (sv, _) in enumerate(upd_items))
+    # the value after the last step, or the shared variable's own value when the loop runs no step
+    scan_updates = OrderedDict(
+        (sv, T.switch(T.gt(n_steps, 0), T.sum(node_outputs[upd_first + i][-1:], axis=0, dtype=sv.dtype), sv))
+        for i, (sv, _) in enumerate(upd_items))
     if len(results) == 1 and not return_list:
         return results[0], scan_updates
     return results, scan_updates

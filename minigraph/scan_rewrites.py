@@ -21,7 +21,7 @@ from .ops import reduce as r
 from .ops import shape as sh
 from .ops import subtensor as st
 from .rewrite import POST_PASSES, PRE_PASSES, local_rule
-from .scan import Scan
+from .scan import CheckLength, Scan
 
 
 def _is_scan(node):
@@ -260,7 +260,8 @@ def pushout_sequence(node):
     n_steps = node.inputs[0]
     outer_of = {}
     for ph, o in parts.seq:
-        outer_of[id(ph)] = o[:n_steps] if op.n_steps_given else o
+        checked = CheckLength(not op.n_steps_given, f"sequence {ph}")(o, n_steps)
+        outer_of[id(ph)] = checked[:n_steps] if op.n_steps_given else checked
     for ph, o in parts.nonseq:
         outer_of[id(ph)] = o
     batched = {}

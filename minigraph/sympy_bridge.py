@@ -167,7 +167,7 @@ def from_sympy(expr, mapping):
         elif e.is_Number or e.is_NumberSymbol:
             out = T.as_tensor_variable(number(e))
         elif e.is_Add:
-            out = _sum(e.args)
+            out = _sum(e.as_ordered_terms())  # sympy's printing order: stable across runs
         elif e.is_Mul:
             out = _product(e)
         elif e.is_Pow:
@@ -193,8 +193,8 @@ def from_sympy(expr, mapping):
 
     def _product(e):
         num, den = [], []
-        coeff, factors = e.as_coeff_mul()
-        for f in factors:
+        coeff, rest = e.as_coeff_Mul()
+        for f in rest.as_ordered_factors():
             if f.is_Pow and f.exp.is_negative:
                 den.append(f.base ** -f.exp)
             else:

@@ -110,9 +110,11 @@ class Tensordot(Op):
 
     def perform(self, a, b):
         n = self.n
-        a2 = np.reshape(a, (-1, int(np.prod(np.shape(a)[n:], dtype=np.int64))))
-        b2 = np.reshape(b, (-1, int(np.prod(np.shape(b)[n:], dtype=np.int64))))
-        return (a2.T @ b2).reshape(np.shape(a)[n:] + np.shape(b)[n:])
+        sa, sb = np.shape(a), np.shape(b)
+        k = int(np.prod(sa[:n], dtype=np.int64))  # explicit sizes: -1 is ambiguous for empty arrays
+        a2 = np.reshape(a, (k, int(np.prod(sa[n:], dtype=np.int64))))
+        b2 = np.reshape(b, (k, int(np.prod(sb[n:], dtype=np.int64))))
+        return (a2.T @ b2).reshape(sa[n:] + sb[n:])
 
     def pullback(self, inputs, outputs, gz):
         a, b = inputs

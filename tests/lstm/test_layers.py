@@ -109,6 +109,28 @@ def test_go_backwards_equals_reversed_input():
     assert not np.allclose(back[0][-1], run_layer(cell, Xv)[0][-1])
 
 
+def test_go_backwards_with_end_padding_reads_only_the_real_steps():
+    cell = LSTMCell(3, 4, dtype="float64")
+    randomize(cell.params, seed=26)
+    Xv = np.random.default_rng(27).normal(size=(5, 2, 3))
+    mask = np.ones((5, 2))
+    mask[3:, 1] = 0
+    back = run_layer(cell, Xv, mask, go_backwards=True)[0]
+    np.testing.assert_array_equal(back[:2, 1], 0.0)  # the padding comes first and is skipped
+    alone = run_layer(cell, Xv[:3, 1:][::-1])[0]
+    np.testing.assert_allclose(back[-1, 1], alone[-1, 0], rtol=1e-12)
+
+
+def test_truncate_gradient():
+    cell = RNNCell(3, 4, dtype="float64")
+    randomize(cell.params, seed=28)
+    X = T.tensor3("X")
+    Hs = Recurrent(cell, truncate_gradient=2)(X)[0]
+    g = theano.function([X], theano.grad(Hs[-1].sum(), X))(np.ones((5, 2, 3)))
+    np.testing.assert_array_equal(g[:3], 0.0)
+    assert np.abs(g[3:]).min() > 0
+
+
 def test_batch_first_is_the_transpose():
     cell = GRUCell(3, 4, dtype="float64")
     randomize(cell.params, seed=9)

@@ -227,6 +227,15 @@ def test_multiple_states_and_none_outputs():
                                                     non_sequences=W))
 
 
+def test_integer_state_next_to_float_states():
+    def step(x_t, h_tm1, i_tm1, W):
+        return T.tanh(T.dot(h_tm1, W) * T.cast(i_tm1, "float64") + x_t), i_tm1 + 1
+    expected = compare_with_unrolled(step, [N(4, 3), N(3), np.int64(1), N(3, 3, scale=0.3)],
+                                     lambda X, h0, i0, W: dict(sequences=X, outputs_info=[h0, i0], non_sequences=W),
+                                     cost=lambda outs: _cost(outs[:1]))
+    np.testing.assert_array_equal(expected[1], [2, 3, 4, 5])
+
+
 def test_none_outputs_are_not_fed_back():
     X = T.vector("X")
     h0 = T.scalar("h0")
@@ -290,8 +299,7 @@ def test_n_steps_without_sequences():
                           lambda h0, W: dict(outputs_info=h0, non_sequences=W), n_steps=5)
 
 
-@pytest.mark.parametrize("steps", [0, 1, 4])
-def test_symbolic_n_steps(steps):
+def _symbolic_n_steps_case(steps):
     h0, W, n = T.vector("h0"), T.matrix("W"), T.lscalar("n")
     hs, _ = theano.scan(lambda h, W: T.tanh(T.dot(h, W) + 0.1), outputs_info=h0, non_sequences=W, n_steps=n)
     cost = (hs * hs).sum() + (h0 * h0).sum()
@@ -306,6 +314,26 @@ def test_symbolic_n_steps(steps):
     for a, e in zip(f(h, w, steps), expected):
         assert np.shape(a) == np.shape(e)
         np.testing.assert_allclose(a, e, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_symbolic_n_steps(steps):
+    _symbolic_n_steps_case(steps)
+
+
+def test_zero_steps_values():
+    h0, n, X = T.vector("h0"), T.lscalar("n"), T.matrix("X")
+    (hs, ys), _ = theano.scan(lambda h: (h * 2, T.outer(h, h)), outputs_info=[h0, None], n_steps=n)
+    got_h, got_y = theano.function([h0, n], [hs, ys])(N(3), 0)
+    assert got_h.shape == (0, 3) and got_y.shape == (0, 3, 3)
+    zs, _ = theano.map(lambda x: T.outer(x, x), X)
+    assert theano.function([X], zs)(np.zeros((0, 4))).shape == (0, 4, 4)
+
+
+@pytest.mark.xfail(strict=True, reason="gradient of a zero-step scan: the backward scan cannot size its summed "
+                                       "parameter gradients (shape residuals are per-step data); reported to lead")
+def test_zero_steps_gradient():
+    _symbolic_n_steps_case(0)
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
@@ -444,6 +472,17 @@ def test_updates_only_step():
     _, updates = theano.scan(lambda x: {acc: acc * x}, sequences=X)
     theano.function([X], [], updates=updates)(np.array([2.0, 3.0, 4.0]))
     assert acc.get_value() == 24.0
+
+
+def test_updates_after_zero_steps_keep_the_shared_values():
+    acc = theano.shared(np.float64(1.0), "acc")
+    count = theano.shared(np.int32(0), "count")
+    X = T.vector("X")
+    _, updates = theano.scan(lambda x: {acc: acc * x, count: count + np.int32(1)}, sequences=X)
+    f = theano.function([X], [], updates=updates)
+    f(np.array([2.0, 3.0]))
+    f(np.zeros(0))
+    assert acc.get_value() == 6.0 and count.get_value() == 2 and count.get_value().dtype == np.int32
 
 
 # --------------------------------------------------------------------------- truncated BPTT
