@@ -177,6 +177,7 @@ class TaskConfig:
     test_size: int = 1000
     eval_every: int = 2000
     clip: float = 1.0
+    forget_bias: float = 3.0    # LSTM only; see the module doc
 
     def resolved(self) -> "TaskConfig":
         if self.task not in TASKS:
@@ -242,7 +243,8 @@ class _TaskModel:
         kind = "lstm" if cfg.cell == "peephole" else cfg.cell
         head = "many_to_many" if task == "copy" else "many_to_one"
         self.model = SequenceModel(kind, n_in=n_in, n_hidden=cfg.hidden, n_out=n_out,
-                                   peephole=cfg.cell == "peephole", head=head, seed=cfg.seed)
+                                   peephole=cfg.cell == "peephole", head=head, seed=cfg.seed,
+                                   forget_bias=cfg.forget_bias)
         X = T.tensor3("X")
         if task == "adding":
             target = T.matrix("y")

@@ -135,9 +135,9 @@ class ProgressBar:
                   f"total {format_seconds(now - self.start)}"]
         line = "  ".join(parts) + ("  *" if best else "")
         if self.mode == "bar":
-            pad = max(self._drawn - len(line), 0)
+            blank = "\r" + " " * self._drawn if self._drawn else ""
             self._drawn = 0
-            self._write("\r" + line + " " * pad + "\n")
+            self._write(blank + "\r" + line + "\n")
         else:
             self._write(line + "\n")
 

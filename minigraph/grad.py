@@ -12,6 +12,7 @@ import numpy as np
 from . import graph
 from .graph import NonDifferentiable, Variable, as_variable, toposort
 from .ops.basic import GradTransform, SumToShape
+from .ops.elemwise import Elemwise, fits_inside
 
 
 class DisconnectedInputError(ValueError):
@@ -22,9 +23,17 @@ def _is_float(v):
     return np.dtype(v.dtype).kind in "fc"
 
 
+def _not_broadcast(inp, node):
+    """True when the elementwise ``node`` cannot have enlarged ``inp``: all its other inputs fit inside
+    it, so the output (and the gradient, which has the output's shape) already has ``inp``'s shape."""
+    return (isinstance(node.op, Elemwise) and node.outputs[0].ndim == inp.ndim
+            and all(v is inp or fits_inside(v, inp) for v in node.inputs))
+
+
 def _fit(g, inp, node):
     """Make the gradient ``g`` of ``inp`` match its shape and dtype."""
-    if node.op.broadcasts and (g.ndim != inp.ndim or g.type.shape != inp.type.shape or None in inp.type.shape):
+    if node.op.broadcasts and (g.ndim != inp.ndim or g.type.shape != inp.type.shape or None in inp.type.shape) \
+            and not _not_broadcast(inp, node):
         from .tensor import shape
         g = SumToShape()(g, shape(inp))
     if g.dtype != inp.dtype:

@@ -246,12 +246,7 @@ def _provably_same_shape(a, b_, depth=6):
     return False
 
 
-def _fits_inside(v, ref):
-    """``v`` broadcasts against ``ref`` without enlarging it: each of its axes is 1 or ref's known size."""
-    if v.ndim > ref.ndim:
-        return False
-    tail = ref.type.shape[ref.ndim - v.ndim:]
-    return all(s == 1 or (s is not None and s == r) for s, r in zip(v.type.shape, tail))
+_fits_inside = e.fits_inside
 
 
 @local_rule

@@ -633,7 +633,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             carry_ph.append(iv.type(f"{label}[t{k - depth:+d}]"))
         state_slots.append((first, depth, taps))
 
-    ns_ph = [v.type(v.name) if not isinstance(v, Constant) else v for v in non_seqs]
+    # As in Theano, shared variables (and constants) reach the step as themselves, not as placeholders: a
+    # shared variable that the step also updates must read the value carried from the previous step.
+    ns_ph = [v if isinstance(v, (Constant, SharedVariable)) else v.type(v.name) for v in non_seqs]
 
     # ---- call the step function in Theano's argument order
     args = list(inner_seq)
@@ -685,13 +687,18 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     inner_outputs = [as_variable(v) for v in new_carries + ys]
     if replace:
         inner_outputs = clone_replace(inner_outputs, replace)
+    # Products that share an operand (a tutorial-style LSTM's eight per-step dots) become one
+    # product of concatenated weights now, so that the gradient is built from the fused form.
+    from .scan_rewrites import fuse_dots
+    inner_outputs = fuse_dots(inner_outputs) or inner_outputs
 
     # ---- capture free variables (shared variables, outer inputs) as extra non-sequences
-    placeholders = inner_seq + carry_ph + [p for p in ns_ph if not isinstance(p, Constant)]
-    outer_ns = [v for v, p in zip(non_seqs, ns_ph) if not isinstance(p, Constant)]
+    placeholders = inner_seq + carry_ph + [p for p, v in zip(ns_ph, non_seqs) if p is not v]
+    outer_ns = [v for v, p in zip(non_seqs, ns_ph) if p is not v]
     captured = _free_variables(inner_outputs, placeholders)
-    if strict and captured:
-        leaves = [v for v in graph_inputs(captured) if not isinstance(v, Constant)]
+    given = {id(v) for v in non_seqs}
+    leaves = [v for v in graph_inputs(captured) if not isinstance(v, Constant) and id(v) not in given]
+    if strict and leaves:
         raise ScanError(f"scan(strict=True): the step uses {', '.join(str(v) for v in leaves)} without "
                         "receiving it through non_sequences")
     if captured:

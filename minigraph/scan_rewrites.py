@@ -126,6 +126,46 @@ def _output_index(a, b_):
 
 # --------------------------------------------------------------------------- push-out rules
 
+def fuse_dots(outputs):
+    """dot(a, W1), dot(a, W2), ... sharing their first operand -> one dot(a, [W1 W2 ...]) and slices.
+
+    The seed tutorial's LSTM computes eight small products per step; fused, it is two (and the
+    input one then moves out of the loop).  Returns new outputs, or None when nothing fused.
+    """
+    from . import tensor as T
+    groups = {}
+    for n in toposort(outputs):
+        if isinstance(n.op, la.Dot) and n.inputs[1].ndim == 2 and n.inputs[1].type.shape[1] is not None:
+            groups.setdefault(id(n.inputs[0]), []).append(n)
+    repl = {}
+    for group in groups.values():
+        group = [n for n in group if n.inputs[1].dtype == group[0].inputs[1].dtype]
+        if len(group) < 2:
+            continue
+        a = group[0].inputs[0]
+        big = la.Dot()(a, sh.Concatenate(1)(*[n.inputs[1] for n in group]))
+        start = 0
+        for n in group:
+            width = n.inputs[1].type.shape[1]
+            repl[n.outputs[0]] = big[(slice(None),) * (big.ndim - 1) + (slice(start, start + width),)]
+            start += width
+    return clone_replace(outputs, repl) if repl else None
+
+
+@local_rule
+def fuse_step_dots(node):
+    """fuse_dots inside a scan's step (the fused weights are then hoisted out of the loop)."""
+    if not _is_scan(node):
+        return None
+    fused = fuse_dots(node.op.inner_outputs)
+    if fused is None:
+        return None
+    parts = _Parts(node)
+    n1, n2 = len(parts.carries), len(parts.carries) + len(parts.ys)
+    parts.carries, parts.ys, parts.sums = fused[:n1], fused[n1:n2], fused[n2:]
+    return parts.build().outputs
+
+
 @local_rule
 def pushout_sums(node):
     """sum_t dot(a_t.T, b_t) -> one product of the stacked a and b after the loop;
@@ -174,16 +214,21 @@ def pushout_sums(node):
         if plan is None:
             outputs.append(next(sums_out))
             continue
-        how, refs, extra = plan
-        vals = [resolve(x) for x in refs]
-        if how == "dotT":      # sum_t a_t^T b_t over time and batch rows at once
-            outputs.append(la.Tensordot(2)(vals[0], vals[1]))
-        elif how == "outer":   # sum_t a_t b_t^T
-            outputs.append(la.Tensordot(1)(vals[0], vals[1]))
-        else:                  # sum_t sum_to_shape(g_t, w) = sum_to_shape(G, w)
-            like = clone_replace(extra, {ph: o for ph, o in parts.nonseq}) if extra is not None else None
-            outputs.append(b.SumToShape()(vals[0], like))
+        outputs.append(_summed(plan[0], [resolve(x) for x in plan[1]], plan[2], parts))
     return outputs
+
+
+def _summed(how, vals, extra, parts):
+    """The outer expression for a summed output, from its stacked per-step factors."""
+    if how == "dotT":      # sum_t a_t^T b_t over time and batch rows at once
+        return la.Tensordot(2)(vals[0], vals[1])
+    if how == "outer":     # sum_t a_t b_t^T
+        return la.Tensordot(1)(vals[0], vals[1])
+    if how == "index":     # (sum_t x_t)[idx]
+        inner, sub = extra
+        return sub.op(_summed(inner[0], vals, inner[2], parts))
+    # sum_t sum_to_shape(g_t, w) = sum_to_shape(G, w)
+    return b.SumToShape()(vals[0], clone_replace(extra, {ph: o for ph, o in parts.nonseq}))
 
 
 @local_rule
@@ -242,6 +287,9 @@ def _batch(node, batched_inputs, kinds):
         return None
     if isinstance(op, sh.DimShuffle) and kinds[0] == "seq":
         return sh.DimShuffle((0,) + tuple("x" if p == "x" else p + 1 for p in op.pattern))(batched_inputs[0])
+    if (isinstance(op, st.Subtensor) and kinds[0] == "seq" and len(node.inputs) == 1
+            and all(entry[0] in "isn" for entry in op.spec)):  # constant basic index: keep time in front
+        return st.Subtensor((("s", None, None, None),) + op.spec)(batched_inputs[0])
     if isinstance(op, b.Cast) and kinds[0] == "seq":
         return op(batched_inputs[0])
     if isinstance(op, r.Reduce) and not isinstance(op, r.Argmax) and kinds[0] == "seq":
@@ -335,6 +383,10 @@ def _sum_plan(s, kind):
             return ("outer", [x.owner.inputs[0], y.owner.inputs[0]], None)
     if isinstance(op, b.SumToShape) and kind.get(id(ins[1])) == "inv" and kind.get(id(ins[0])) in ("seq", "var"):
         return ("sum_to_shape", [ins[0]], ins[1])
+    if isinstance(op, st.Subtensor) and len(ins) == 1 and all(entry[0] in "is" for entry in op.spec):
+        inner = _sum_plan(ins[0], kind)  # sum_t x_t[idx] = (sum_t x_t)[idx]
+        if inner is not None:
+            return ("index", inner[1], (inner, op))
     return None
 
 
@@ -415,3 +467,4 @@ def _inputs_of(v, stop):
 
 PRE_PASSES.append(merge_variants)
 POST_PASSES.append(prune)
+POST_PASSES.append(fuse_dots)

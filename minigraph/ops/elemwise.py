@@ -35,6 +35,14 @@ def broadcast_static(inputs, opname):
     return tuple(out)
 
 
+def fits_inside(v, ref):
+    """``v`` broadcasts against ``ref`` without enlarging it: each of its axes is 1 or ref's known size."""
+    if v.ndim > ref.ndim:
+        return False
+    tail = ref.type.shape[ref.ndim - v.ndim:]
+    return all(s == 1 or (s is not None and s == r) for s, r in zip(v.type.shape, tail))
+
+
 def _promote(inputs):
     """Result dtype of combining ``inputs``; weak (Python-number) constants do not upcast tensors."""
     strong = [v.dtype for v in inputs if not getattr(v, "weak", False)]

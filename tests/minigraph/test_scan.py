@@ -466,6 +466,18 @@ def test_updates_returned_by_the_step():
     assert count.get_value() == 8.0
 
 
+def test_updated_shared_variable_passed_as_non_sequence():
+    """Theano's idiom: the shared variable is also a non-sequence; the step reads the carried value."""
+    count = theano.shared(np.float64(1.0), "count")
+    X = T.vector("X")
+    ys, updates = theano.scan(lambda x, c: (c * x, {c: c + 1.0}), sequences=X, non_sequences=count)
+    f = theano.function([X], ys, updates=updates)
+    np.testing.assert_array_equal(f(np.array([1.0, 1.0, 2.0])), [1.0, 2.0, 6.0])
+    assert count.get_value() == 4.0
+    ys, updates = theano.scan(lambda x, c: (c * x, {c: c * 2.0}), sequences=X, non_sequences=[count], strict=True)
+    np.testing.assert_array_equal(theano.function([X], ys, updates=updates)(np.ones(2)), [4.0, 8.0])
+
+
 def test_updates_only_step():
     acc = theano.shared(np.float64(1.0), "acc")
     X = T.vector("X")
@@ -504,6 +516,30 @@ def test_truncate_gradient_with_taps_and_several_outputs():
                                                     outputs_info=[dict(initial=S0, taps=[-2, -1]), h0, None],
                                                     non_sequences=W),
                           truncate_gradient=3)
+
+
+def test_truncate_gradient_going_backwards():
+    compare_with_unrolled(rnn_step, [N(6, 3), N(4), N(3, 4), N(4, 4, scale=0.5), N(4)],
+                          lambda X, h0, W, U, b: dict(sequences=X, outputs_info=h0, non_sequences=[W, U, b]),
+                          truncate_gradient=2, go_backwards=True)
+
+
+def test_second_order_of_truncated_gradient_matches_unrolled():
+    x, h, w, u = N(6, 3), N(3), N(3, 3, scale=0.5), N(3, 3)
+    step = lambda x_t, h, W: T.tanh(T.dot(h, W) + x_t)  # noqa: E731
+    X, h0, W = T.matrix("X"), T.vector("h0"), T.matrix("W")
+    hs, _ = theano.scan(step, sequences=X, outputs_info=h0, non_sequences=W, truncate_gradient=3)
+    g = theano.grad(_cost([hs]), W)
+    got = theano.function([X, h0, W], [g] + theano.grad((g * T.constant(u)).sum(), [X, h0, W]))(x, h, w)
+    sta = [TensorType("float64", v.shape)(n) for v, n in zip((x, h, w), "XhW")]
+    ref = unrolled_scan(step, sequences=[sta[0]], outputs_info=[sta[1]], non_sequences=[sta[2]],
+                        truncate_gradient=3)[0]
+    rg = theano.grad(_cost([ref]), sta[2])
+    expected = theano.function(sta, [rg] + theano.grad((rg * T.constant(u)).sum(), sta,
+                                                       disconnected_inputs="ignore"))(x, h, w)
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a, e, rtol=RTOL, atol=ATOL)
+    assert np.any(got[1][3:] != 0) and np.all(got[1][:3] == 0)
 
 
 def test_truncate_gradient_last_output_only_matches_numpy():
@@ -550,7 +586,7 @@ def test_hessian_vector_product_matches_unrolled_and_finite_differences():
     np.testing.assert_allclose(got[2], fd, rtol=1e-6, atol=1e-8)
 
 
-def test_second_order_with_taps_backwards_and_truncation():
+def test_second_order_with_taps_and_go_backwards():
     def fun(X, S0, W):
         out, _ = theano.scan(lambda a, b, s2, s1, W: T.tanh(T.dot(s1, W) + a * s2 - b),
                              sequences=dict(input=X, taps=[-1, 1]), outputs_info=dict(initial=S0, taps=[-2, -1]),
@@ -647,7 +683,7 @@ def test_reduce_with_several_states():
 
 # --------------------------------------------------------------------------- random step functions
 
-_LEAVES = ("x", "h", "xW", "hW")
+_LEAVES = ("x", "h", "xW", "hW", "x2", "h2")
 _UNARY = ("tanh", "sin", "sigmoid", "half", "neg", "sq")
 _BINARY = ("add", "sub", "mul")
 
@@ -662,10 +698,12 @@ def _expr():
         max_leaves=6)
 
 
-def _build(e, x, h, W):
+def _build(e, xs, hs, W):
+    """xs: the sequence taps' slices, hs: the state taps' values (the last is t-1)."""
     if isinstance(e, str):
-        return {"x": x, "h": h, "xW": T.dot(x, W), "hW": T.dot(h, W)}[e]
-    args = [_build(a, x, h, W) for a in e[1:]]
+        return {"x": xs[0], "h": hs[-1], "xW": T.dot(xs[0], W), "hW": T.dot(hs[-1], W),
+                "x2": xs[-1], "h2": hs[0]}[e]
+    args = [_build(a, xs, hs, W) for a in e[1:]]
     op = e[0]
     if op == "dotW":
         return T.dot(args[0], W)
@@ -677,16 +715,26 @@ def _build(e, x, h, W):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(expr=_expr(), extra=_expr(), steps=st.integers(1, 4), go_backwards=st.booleans(), seed=st.integers(0, 2**16))
-def test_random_step_functions_match_unrolled(expr, extra, steps, go_backwards, seed):
+@given(expr=_expr(), extra=_expr(), steps=st.integers(1, 4), go_backwards=st.booleans(),
+       seq_taps=st.sampled_from([[0], [-1, 0], [0, 2], [-2, 1], [1]]),
+       state_taps=st.sampled_from([[-1], [-2, -1], [-2]]), truncate=st.sampled_from([-1, -1, 1, 2]),
+       seed=st.integers(0, 2**16))
+def test_random_step_functions_match_unrolled(expr, extra, steps, go_backwards, seq_taps, state_taps, truncate,
+                                              seed):
     r = np.random.default_rng(seed)
+    n_seq = len(seq_taps)
 
-    def step(x_t, h_tm1, W):  # tanh keeps the state bounded whatever the tree
-        return T.tanh(_build(expr, x_t, h_tm1, W)), _build(extra, x_t, h_tm1, W)
-    compare_with_unrolled(step, [r.standard_normal((steps, 3)), r.standard_normal(3),
-                                 0.5 * r.standard_normal((3, 3))],
-                          lambda X, h0, W: dict(sequences=X, outputs_info=[h0, None], non_sequences=W),
-                          go_backwards=go_backwards, rewrites=(True,))
+    def step(*args):  # tanh keeps the state bounded whatever the tree
+        xs, hs, W = args[:n_seq], args[n_seq:-1], args[-1]
+        return T.tanh(_build(expr, xs, hs, W)), _build(extra, xs, hs, W)
+    span = max(max(seq_taps), 0) - min(min(seq_taps), 0)
+    depth = -min(state_taps)
+    init = r.standard_normal((depth, 3) if state_taps != [-1] else (3,))
+    compare_with_unrolled(step, [r.standard_normal((steps + span, 3)), init, 0.5 * r.standard_normal((3, 3))],
+                          lambda X, h0, W: dict(sequences=dict(input=X, taps=seq_taps),
+                                                outputs_info=[dict(initial=h0, taps=state_taps), None],
+                                                non_sequences=W),
+                          go_backwards=go_backwards, truncate_gradient=truncate, rewrites=(True,))
 
 
 # --------------------------------------------------------------------------- errors

@@ -1,0 +1,312 @@
+"""Tests for the ``lstm`` command line (lstm.cli): smoke runs on tiny settings and every error path.
+
+Error paths must print exactly one line ``lstm: error: ...`` on stderr, exit non-zero, show
+no traceback and leave an existing output file untouched.
+"""
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lstm.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = ["--epochs", "2", "--hidden", "4", "--window", "5", "--batch-size", "32", "--quiet"]
+
+
+def write_csv(path, n=160, seed=0, price_col="close", bad_row=None):
+    rng = np.random.default_rng(seed)
+    prices = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    dates = np.datetime64("2020-01-01") + np.arange(n)
+    lines = [f"date,{price_col}"]
+    for i, (d, p) in enumerate(zip(dates, prices)):
+        lines.append(f"{d},{'n/a' if i == bad_row else f'{p:.4f}'}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    return write_csv(tmp_path / "prices.csv")
+
+
+@pytest.fixture
+def old_plot(tmp_path):
+    path = tmp_path / "out.png"
+    path.write_bytes(b"previous plot")
+    return path
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 1
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("lstm: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Smoke runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stock_default_mode_on_a_csv(csv_file, tmp_path, capsys):
+    out_png = tmp_path / "plot.png"
+    code, out, err = run_cli(["stock", "--csv", str(csv_file), "--out", str(out_png)] + TINY, capsys)
+    assert code == 0, err
+    assert err == ""  # --quiet: no progress
+    assert "test results" in out and "persistence" in out and "linear AR(5)" in out
+    assert "By test RMSE on prices, the best is" in out
+    assert out.rstrip().splitlines()[-1].startswith("elapsed: ")
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stock_progress_lines_go_to_stderr(csv_file, tmp_path, capsys):
+    code, out, err = run_cli(["stock", "--csv", str(csv_file), "--out", str(tmp_path / "p.svg"),
+                              "--epochs", "2", "--hidden", "3", "--window", "4", "--progress", "epoch"], capsys)
+    assert code == 0
+    assert [line.split("  ")[0] for line in err.splitlines()] == ["epoch 1/2", "epoch 2/2"]
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_stock_builtin_symbol_subprocess(tmp_path):
+    """``python -m lstm stock`` on the shipped data, in a child process."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstm", "stock", "--symbol", "ibm", "--epochs", "1", "--hidden", "4",
+         "--window", "5", "--batch-size", "256", "--cell", "gru", "--no-plot"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "data: IBM adjusted close, 3270 prices" in proc.stdout
+    assert "GRU (4 units)" in proc.stdout
+    assert "epoch 1/1" in proc.stderr  # not a terminal: one line per epoch
+    assert not os.path.exists(tmp_path / "stock.png")
+
+
+def test_help_and_usage_errors(capsys):
+    assert main(["--help"]) == 0
+    assert "stock" in capsys.readouterr().out
+    assert main(["stock", "--hidden", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    assert main(["stock", "--csv", "a.csv", "--symbol", "IBM"]) == 2
+
+
+def test_tutorial_mode_prints_the_iteration_lines(csv_file, tmp_path, capsys):
+    code, out, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--out", str(tmp_path / "t.png")],
+                             capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    iterations = [line for line in lines if line.startswith("iteration ")]
+    assert [line.split(":")[0] for line in iterations] == [f"iteration {j}" for j in range(0, 155, 10)]
+    assert float(iterations[0].split(": ")[1]) > 0
+    assert any(line.startswith("final running RMSE e = ") for line in lines)
+    assert (tmp_path / "t.png").exists()
+
+
+def test_tutorial_mode_reads_the_legacy_pickle(tmp_path, capsys):
+    xlist = [[float(i + k + 1) for k in range(5)] for i in range(30)]
+    ylist = [float(i + 6) for i in range(30)]
+    path = tmp_path / "stockTT.bin"
+    path.write_bytes(pickle.dumps((xlist, ylist), protocol=2))
+    code, out, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--no-plot"], capsys)
+    assert code == 0, err
+    assert "iteration 20: " in out and "stockTT.bin" in out
+    # the same file in the default mode: the pairs are rebuilt into one series (too short here)
+    code, out, err = run_cli(["stock", "--legacy-pickle", str(path), "--no-plot", "--window", "2"], capsys)
+    assert_one_line_error(code, err, "too short")
+
+
+def test_task_command_tiny(capsys):
+    code, out, err = run_cli(["task", "adding", "--length", "6", "--cell", "lstm,rnn", "--sequences", "64",
+                              "--eval-every", "64", "--test-size", "20", "--hidden", "4", "--quiet"], capsys)
+    assert code == 0, err
+    assert "adding T=6 LSTM" in out and "adding T=6 RNN" in out
+    assert "| adding | 6 | LSTM |" in out and "| adding | 6 | RNN |" in out
+
+
+def test_sweep_command_writes_markdown(tmp_path, capsys):
+    md = tmp_path / "table.md"
+    code, out, err = run_cli(["sweep", "--task", "temporal-order", "--lengths", "10", "--cells", "rnn",
+                              "--seeds", "0,1", "--sequences", "32", "--eval-every", "32", "--test-size", "10",
+                              "--hidden", "3", "--markdown", str(md), "--quiet"], capsys)
+    assert code == 0, err
+    text = md.read_text()
+    assert "| temporal-order | 10 | RNN | 0/2 |" in text or "| temporal-order | 10 | RNN | 1/2 |" in text
+    assert text.count("| temporal-order | 10 | RNN | 3 |") == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume
+# ---------------------------------------------------------------------------------------------
+
+
+def _results_block(out):
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("test results"))
+    return lines[start:start + 6]
+
+
+def test_resumed_cli_run_equals_uninterrupted_run(csv_file, tmp_path, capsys):
+    from lstm.checkpoint import read_checkpoint
+
+    common = ["stock", "--csv", str(csv_file), "--hidden", "4", "--window", "5", "--batch-size", "16",
+              "--patience", "50", "--seed", "3", "--quiet", "--no-plot"]
+    code, full_out, err = run_cli(common + ["--epochs", "4", "--checkpoint", str(tmp_path / "a.npz")], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(common + ["--epochs", "2", "--checkpoint", str(tmp_path / "b.npz")], capsys)
+    assert code == 0, err
+    code, resumed_out, err = run_cli(common + ["--epochs", "4", "--checkpoint", str(tmp_path / "b.npz"),
+                                               "--resume"], capsys)
+    assert code == 0, err
+    assert _results_block(resumed_out) == _results_block(full_out)
+    a, b = read_checkpoint(tmp_path / "a.npz"), read_checkpoint(tmp_path / "b.npz")
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    assert a.meta["history"] == b.meta["history"] and b.meta["epoch"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Error paths: one line, non-zero exit, no traceback, nothing overwritten
+# ---------------------------------------------------------------------------------------------
+
+
+def test_error_wrong_csv_column(csv_file, old_plot, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--price-col", "adj_close",
+                            "--out", str(old_plot)] + TINY, capsys)
+    assert_one_line_error(code, err, "column 'adj_close' not found", "'date', 'close'")
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+def test_error_too_short_series(tmp_path, old_plot, capsys):
+    path = write_csv(tmp_path / "short.csv", n=30)
+    code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
+    assert_one_line_error(code, err, "too short", "30 prices")
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+def test_error_non_numeric_price(tmp_path, old_plot, capsys):
+    path = write_csv(tmp_path / "bad.csv", bad_row=17)
+    code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
+    assert_one_line_error(code, err, "row 18", "'n/a' is not a number")
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, capsys):
+    ckpt = tmp_path / "model.npz"
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(ckpt), "--no-plot"] + TINY,
+                           capsys)
+    assert code == 0, err
+    before = ckpt.read_bytes()
+    args = ["stock", "--csv", str(csv_file), "--checkpoint", str(ckpt), "--resume", "--out", str(old_plot),
+            "--epochs", "3", "--hidden", "6", "--layers", "2", "--window", "5", "--quiet"]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, "does not fit the model", "n_hidden")
+    assert ckpt.read_bytes() == before
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+def test_error_resume_without_a_checkpoint(csv_file, tmp_path, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--resume", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "--resume needs --checkpoint")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--resume", "--checkpoint",
+                            str(tmp_path / "nothing.npz"), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "no checkpoint at")
+
+
+def test_error_corrupt_checkpoint(csv_file, tmp_path, capsys):
+    ckpt = tmp_path / "broken.npz"
+    ckpt.write_bytes(b"PK\x03\x04 not really a zip")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--resume", "--checkpoint", str(ckpt),
+                            "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "cannot read checkpoint")
+    assert ckpt.read_bytes() == b"PK\x03\x04 not really a zip"
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "file-as-dir", "directory", "bad-extension"])
+def test_error_unwritable_output_path(csv_file, tmp_path, capsys, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    out = {"missing-dir": tmp_path / "no" / "such" / "dir" / "p.png",
+           "file-as-dir": blocker / "p.png",
+           "directory": tmp_path,
+           "bad-extension": tmp_path / "plot.docx"}[where]
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--out", str(out)] + TINY, capsys)
+    assert_one_line_error(code, err, "cannot write the plot")
+    assert blocker.read_text() == "a file"
+
+
+def test_error_unwritable_checkpoint_path(csv_file, tmp_path, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(tmp_path / "x" / "c.npz"),
+                            "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "cannot write the checkpoint")
+
+
+class _Evil:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_error_malicious_legacy_pickle(tmp_path, old_plot, capsys):
+    victim = tmp_path / "pwned.txt"
+    path = tmp_path / "stockTT.bin"
+    path.write_bytes(pickle.dumps(([[1.0, 2.0]], [_Evil(str(victim))])))
+    for mode in ([], ["--tutorial"]):
+        code, _, err = run_cli(["stock", "--legacy-pickle", str(path), "--out", str(old_plot)] + mode, capsys)
+        assert_one_line_error(code, err, "refusing to load", "tries to import")
+    assert not victim.exists()
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+@pytest.mark.parametrize("payload,fragment", [
+    (pickle.dumps(([[1.0, 2.0]], [1.0]))[:-5], "not a valid pickle"),
+    (pickle.dumps({"x": 1}), "expected a pickled pair"),
+    (b"", "the file is empty"),
+])
+def test_error_malformed_legacy_pickle(tmp_path, old_plot, capsys, payload, fragment):
+    path = tmp_path / "stockTT.bin"
+    path.write_bytes(payload)
+    code, _, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--out", str(old_plot)], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert old_plot.read_bytes() == b"previous plot"
+
+
+def test_error_unknown_symbol_and_missing_csv(tmp_path, capsys):
+    code, _, err = run_cli(["stock", "--symbol", "TSLA", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "no built-in data for symbol 'TSLA'")
+    code, _, err = run_cli(["stock", "--csv", str(tmp_path / "nope.csv"), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "no such file")
+
+
+def test_error_bad_flag_combinations(csv_file, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--cell", "gru", "--peephole", "--no-plot"] + TINY,
+                           capsys)
+    assert_one_line_error(code, err, "--peephole needs --cell lstm")
+    code, _, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--checkpoint", "c.npz"], capsys)
+    assert_one_line_error(code, err, "--checkpoint is not available with --tutorial")
+
+
+def test_error_paths_in_a_subprocess_have_no_traceback(tmp_path):
+    """The real entry point (``python -m lstm``) exits 1 with one line for a bad CSV column."""
+    path = write_csv(tmp_path / "p.csv", n=50)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "lstm", "stock", "--csv", str(path), "--price-col", "px"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("lstm: error: ")
+    assert "column 'px' not found" in proc.stderr
+    assert proc.stdout == ""
+    assert not (tmp_path / "stock.png").exists()
