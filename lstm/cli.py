@@ -200,6 +200,8 @@ def _task_options(p, cell_choices) -> None:
                    help="fresh test sequences used for the solved check (default 1000)")
     p.add_argument("--eval-every", type=_positive_int, default=2000,
                    help="check the test set every N training sequences (default 2000)")
+    p.add_argument("--forget-bias", type=float, default=3.0,
+                   help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
 
 
@@ -266,7 +268,7 @@ def cmd_task(args) -> int:
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
                          sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         test_size=args.test_size, eval_every=args.eval_every)
+                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
         res = run_task(cfg, progress=None if args.quiet else sys.stderr)
         _say(res.summary())
         results.append(res)
@@ -281,8 +283,9 @@ def cmd_sweep(args) -> int:
 
     run_sweep(task=args.task, lengths=args.lengths, cells=args.cells, seeds=args.seeds, hidden=args.hidden,
               sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, test_size=args.test_size,
-              eval_every=args.eval_every, markdown=args.markdown, argv=sys.argv[1:] if _FROM_CONSOLE else None,
-              progress=None if args.quiet else sys.stderr, out=_say)
+              eval_every=args.eval_every, forget_bias=args.forget_bias, markdown=args.markdown,
+              argv=sys.argv[1:] if _FROM_CONSOLE else None, progress=None if args.quiet else sys.stderr,
+              out=_say)
     return 0
 
 
@@ -295,8 +298,12 @@ def _one_line(exc: BaseException) -> str:
         text = f"{where}: {exc.strerror}" if where else exc.strerror
     else:
         text = str(exc) or type(exc).__name__
-    parts = [part.strip(" -") for part in text.splitlines() if part.strip(" -")]
-    return "; ".join(parts)
+    # multi-line messages (e.g. a list of checkpoint mismatches, " - item" per line) become one line
+    parts = [re.sub(r"^\s*-\s+", "", part).strip() for part in text.splitlines()]
+    line = ""
+    for part in filter(None, parts):
+        line += (" " if line.endswith(":") else "; ") + part if line else part
+    return line
 
 
 def main(argv=None) -> int:
@@ -315,7 +322,10 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        ckpt = getattr(args, "checkpoint", None)
+        hint = (f"; {ckpt} holds the last finished epoch, continue with --resume"
+                if ckpt and os.path.exists(ckpt) else "")
+        print(f"\n{PROG}: interrupted{hint}", file=sys.stderr)
         return 130
     except (CLIError, DataError, CheckpointError, OSError, FloatingPointError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)

@@ -26,6 +26,7 @@ axis (``batch_axes``, 0 by default; 1 for time-major sequences ``(T, B, ...)``).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -188,6 +189,10 @@ def minibatch_indices(n: int, batch_size: int, rng: np.random.Generator | None) 
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def _show(value) -> str:
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
 def _take(arrays, idx, axes):
     return [np.take(a, idx, axis=ax) for a, ax in zip(arrays, axes)]
 
@@ -264,6 +269,14 @@ class Trainer:
 
     def _load(self, path, hparams, rng):
         """Restore everything :meth:`_save` wrote; return (epoch, history, best params, bad epochs)."""
+        saved = _ckpt.read_checkpoint(path).hparams
+        wanted = json.loads(json.dumps(hparams))  # tuples -> lists, as stored
+        diffs = [f"{k}={_show(saved[k])} (now {_show(v)})" for k, v in wanted.items()
+                 if k in saved and saved[k] != v]
+        if diffs:
+            raise _ckpt.CheckpointError(
+                f"checkpoint {os.fspath(path)!r} was written with different settings: {', '.join(diffs)}; "
+                "use the same settings to resume, or start afresh without resuming")
         ckpt = _ckpt.load_checkpoint(path, self.params, hparams, state=self.opt_state)
         meta = ckpt.meta
         try:

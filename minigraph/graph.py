@@ -29,9 +29,13 @@ class TensorType:
         if name is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
             name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
         self.dtype = name
-        shape = tuple(None if s is None else int(s) for s in shape)
-        if any(s is not None and s < 0 for s in shape):
-            raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
+        shape = tuple(shape)
+        for s in shape:
+            if s is not None and (type(s) is not int or s < 0):  # rare: numpy ints, or an error
+                shape = tuple(None if s is None else int(s) for s in shape)
+                if any(s is not None and s < 0 for s in shape):
+                    raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
+                break
         self.shape = shape
 
     ndim = property(lambda self: len(self.shape))

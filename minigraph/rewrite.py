@@ -150,7 +150,9 @@ def _const_value(v):
 
 def _is_const(v, value):
     d = _const_value(v)
-    return d is not None and d.size > 0 and bool(np.all(d == value))
+    if d is None or d.size == 0:
+        return False
+    return d.item() == value if d.size == 1 else bool(np.all(d == value))  # (the scalar case is hot)
 
 
 def _same_type(a, b_):

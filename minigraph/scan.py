@@ -166,7 +166,8 @@ class Scan:
             if length < n or (not self.n_steps_given and length != n):
                 raise ExecutionError(
                     f"{self}: sequence {i} ({self.inner_inputs[i]}) has {length} steps but the loop runs {n}"
-                    + ("" if self.n_steps_given else "; all sequences must have the same length"))
+                    + ("" if self.n_steps_given else "; all sequences must have the same length (a sequence "
+                       "with taps gives its length minus the span of its taps)"))
 
     def perform(self, n, *outer):
         ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
@@ -446,11 +447,24 @@ def _scan_pullback(op, inputs, outputs, cotangents):
         if truncated or op.n_steps_given:  # only the steps that ran (and were not truncated) get gradient
             g = T.set_subtensor(T.zeros_like(seqs[i])[n_steps - k_back:n_steps], g)
         result[1 + i] = g
+    carry_index = {id(p): k for k, p in enumerate(p_carry)}
     for trace, k in zip(b_carry_traces, float_carry):
         g0 = T.sum(trace[-1:], axis=0)  # the carry after the last backward step; zeros after none
-        if truncated:
-            g0 = T.switch(T.le(n_steps, op.truncate_gradient), g0, T.zeros_like(g0))
-        result[1 + ns + k] = g0
+        if not truncated:
+            result[1 + ns + k] = g0
+            continue
+        # The backward loop stops at step b = n_steps - k_back: g0 is the cotangent of carry k entering step
+        # b.  That value is an initial state only if b == 0 -- or if carry k is a pass-through chain (the
+        # shifted slots of a state with taps [-2, -1], say: new c0 = old c1), along which the initial value
+        # init[m] reaches step b untouched when the chain from k to m is b steps long.  Outputs of the
+        # truncated steps get no gradient.
+        b = n_steps - k_back
+        chain = [k]
+        while id(O[chain[-1]]) in carry_index and carry_index[id(O[chain[-1]])] not in chain:
+            chain.append(carry_index[id(O[chain[-1]])])
+        for j, m in enumerate(chain):
+            g = T.switch(T.eq(b, j), g0, T.zeros_like(g0))
+            result[1 + ns + m] = g if result[1 + ns + m] is None else result[1 + ns + m] + g
     for g, i in zip(b_sums, ns_idx):
         result[1 + ns + nc + i] = g
     return result

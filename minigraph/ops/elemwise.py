@@ -43,8 +43,28 @@ def fits_inside(v, ref):
     return all(s == 1 or (s is not None and s == r) for s, r in zip(v.type.shape, tail))
 
 
+_KINDS = {}     # dtype name -> numpy kind character
+_PROBED = {}    # (elementwise op, input dtypes) -> dtype numpy computes
+_PROMOTED = {}  # (floatX, (dtype, weak) per input) -> result dtype; graphs ask the same few questions
+
+
+def _kind(dtype):
+    k = _KINDS.get(dtype)
+    if k is None:
+        k = _KINDS[dtype] = np.dtype(dtype).kind
+    return k
+
+
 def _promote(inputs):
     """Result dtype of combining ``inputs``; weak (Python-number) constants do not upcast tensors."""
+    key = (config.floatX, tuple((v.dtype, getattr(v, "weak", False)) for v in inputs))
+    dtype = _PROMOTED.get(key)
+    if dtype is None:
+        dtype = _PROMOTED[key] = _promote_uncached(inputs)
+    return dtype
+
+
+def _promote_uncached(inputs):
     strong = [v.dtype for v in inputs if not getattr(v, "weak", False)]
     weak = [v.dtype for v in inputs if getattr(v, "weak", False)]
     if not strong:
@@ -70,7 +90,7 @@ class Elemwise(Op):
     def output_dtype(self, dtype):
         if self.kind == "bool":
             return "bool"
-        if self.kind == "float" and np.dtype(dtype).kind in "biu":
+        if self.kind == "float" and _kind(dtype) in "biu":
             return config.floatX
         return dtype
 
@@ -79,16 +99,19 @@ class Elemwise(Op):
         in_dtype = _promote(inputs)
         # A weak constant takes the dtype its partners settled on, so numpy never upcasts at run time.
         inputs = [Constant(TensorType(in_dtype, v.type.shape), v.data) if getattr(v, "weak", False)
-                  and np.dtype(in_dtype).kind in "fc" else v for v in inputs]
+                  and _kind(in_dtype) in "fc" else v for v in inputs]
         shape = broadcast_static(inputs, str(self))
         return Apply(self, inputs, [TensorType(self.output_dtype(in_dtype), shape)])
 
     def make_thunk(self, node):
         fn = self.perform
         want = np.dtype(node.outputs[0].dtype)
-        probe = [np.ones((1,), dtype=v.dtype) for v in node.inputs]
-        with np.errstate(all="ignore"):
-            got = np.asarray(fn(*probe)).dtype
+        key = (self, tuple(v.dtype for v in node.inputs))
+        got = _PROBED.get(key)
+        if got is None:  # what numpy returns for these input dtypes (one probe per op and dtypes)
+            probe = [np.ones((1,), dtype=v.dtype) for v in node.inputs]
+            with np.errstate(all="ignore"):
+                got = _PROBED[key] = np.asarray(fn(*probe)).dtype
         if got == want:
             return fn
         return lambda *args: np.asarray(fn(*args)).astype(want, copy=False)

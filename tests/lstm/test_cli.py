@@ -122,9 +122,13 @@ def test_tutorial_mode_reads_the_legacy_pickle(tmp_path, capsys):
     code, out, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--no-plot"], capsys)
     assert code == 0, err
     assert "iteration 20: " in out and "stockTT.bin" in out
-    # the same file in the default mode: the pairs are rebuilt into one series (too short here)
-    code, out, err = run_cli(["stock", "--legacy-pickle", str(path), "--no-plot", "--window", "2"], capsys)
-    assert_one_line_error(code, err, "too short")
+    # the same file in the default mode: the pairs are rebuilt into one series of 35 prices
+    code, out, err = run_cli(["stock", "--legacy-pickle", str(path), "--no-plot", "--window", "2", "--epochs", "1",
+                              "--quiet"], capsys)
+    assert code == 0, err
+    assert "data: stockTT.bin, 35 prices -> 32 windows" in out
+    code, out, err = run_cli(["stock", "--legacy-pickle", str(path), "--no-plot", "--window", "10"], capsys)
+    assert_one_line_error(code, err, "too short", "35 prices")
 
 
 def test_task_command_tiny(capsys):
@@ -211,7 +215,7 @@ def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, 
     args = ["stock", "--csv", str(csv_file), "--checkpoint", str(ckpt), "--resume", "--out", str(old_plot),
             "--epochs", "3", "--hidden", "6", "--layers", "2", "--window", "5", "--quiet"]
     code, _, err = run_cli(args, capsys)
-    assert_one_line_error(code, err, "does not fit the model", "n_hidden")
+    assert_one_line_error(code, err, "written with different settings", "n_hidden=4 (now 6)", "n_layers=1 (now 2)")
     assert ckpt.read_bytes() == before
     assert old_plot.read_bytes() == b"previous plot"
 

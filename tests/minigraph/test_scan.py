@@ -330,8 +330,6 @@ def test_zero_steps_values():
     assert theano.function([X], zs)(np.zeros((0, 4))).shape == (0, 4, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="gradient of a zero-step scan: the backward scan cannot size its summed "
-                                       "parameter gradients (shape residuals are per-step data); reported to lead")
 def test_zero_steps_gradient():
     _symbolic_n_steps_case(0)
 
@@ -516,6 +514,19 @@ def test_truncate_gradient_with_taps_and_several_outputs():
                                                     outputs_info=[dict(initial=S0, taps=[-2, -1]), h0, None],
                                                     non_sequences=W),
                           truncate_gradient=3)
+
+
+@pytest.mark.parametrize("taps", [[-2, -1], [-3, -1], [-2]])
+@pytest.mark.parametrize("k", [1, 2])
+def test_truncate_gradient_reaches_initial_values_read_inside_the_window(taps, k):
+    """With taps [-2, -1] the last step still reads initial[1] when there are 2 steps: truncation to k=1
+    keeps that gradient (only outputs of the truncated steps are cut off)."""
+    def step(x_t, *state):
+        return T.tanh(state[-1] * x_t + 0.3 * state[0]), state[0] * x_t
+    for steps in (1, 2, 3):
+        compare_with_unrolled(step, [N(steps, 3), N(-min(taps), 3)],
+                              lambda X, S0: dict(sequences=X, outputs_info=[dict(initial=S0, taps=taps), None]),
+                              truncate_gradient=k, rewrites=(True,))
 
 
 def test_truncate_gradient_going_backwards():
