@@ -88,11 +88,86 @@ def run(size, dtype, repeats, rewrite=True):
     return statistics.median(t_mg), statistics.median(t_ref), compile_s, agree
 
 
+def memory_report(Tn=1000, B=32, I=64, H=128, dtype=np.float32):
+    """Peak memory allocated during one BPTT training step over a long sequence, against the
+    theoretical minimum of storing every step's gates (4H) and states (h, c: 2H)."""
+    import tracemalloc
+    params = ref.init_lstm_params(I, H, 1, np.random.default_rng(0), dtype)
+    X = np.random.default_rng(1).standard_normal((Tn, B, I)).astype(dtype)
+    Y = np.zeros((B, 1), dtype)
+    fn, _, _ = build_minigraph_step(params, dtype)
+    fn(X, Y, 0.0)  # warm up: specialise the loops
+    item = np.dtype(dtype).itemsize
+    theory = Tn * B * (4 * H + 2 * H) * item
+    rows = []
+    for label, run in (("minigraph", lambda: fn(X, Y, 0.0)),
+                       ("numpy reference", lambda: ref.lstm_sgd_step({k: v.copy() for k, v in params.items()},
+                                                                      X, Y, dtype(0.0)))):
+        tracemalloc.start()
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append((label, peak))
+    print(f"\nmemory, one training step, T={Tn} B={B} I={I} H={H} {np.dtype(dtype).name}: "
+          f"theoretical gates+states {theory / 2**20:.1f} MiB")
+    for label, peak in rows:
+        print(f"  {label:16} peak {peak / 2**20:7.1f} MiB  ({peak / theory:.2f}x theory)")
+    fwd = mg.function([], build_forward_only(params, dtype, X))
+    tracemalloc.start()
+    fwd()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"  {'forward only, h[-1]':16} peak {peak / 2**20:7.1f} MiB  (save-memory: no traces kept; "
+          f"one (B,H) state is {B * H * item / 2**10:.0f} KiB)")
+
+
+def build_forward_only(params, dtype, X_value):
+    """The same LSTM, forward only, returning h[-1]: the save-memory path keeps no traces."""
+    H = params["W_h"].shape[0]
+    X = mg.shared(X_value, "X")
+    W_x, W_h, b = (mg.shared(params[k], k) for k in ("W_x", "W_h", "b"))
+
+    def step(x_t, h, c):
+        z = T.dot(x_t, W_x) + T.dot(h, W_h) + b
+        i, f, o = (T.nnet.sigmoid(z[:, k * H:(k + 1) * H]) for k in range(3))
+        c_new = f * c + i * T.tanh(z[:, 3 * H:])
+        return [o * T.tanh(c_new), c_new]
+
+    B = X.shape[1]
+    (hs, _), _ = mg.scan(step, sequences=X, outputs_info=[T.zeros((B, H), dtype=dtype), T.zeros((B, H), dtype=dtype)])
+    return hs[-1]
+
+
+def scan_overhead(n=2000):
+    """Per-step cost of scan on a tiny state, against a Python loop making the same numpy calls."""
+    x = np.random.default_rng(0).standard_normal((n, 4))
+    w = np.full(4, 0.5)
+    X, h0 = T.matrix("X"), T.vector("h0")
+    W = mg.shared(w, "w")
+    hs, _ = mg.scan(lambda x_t, h: T.tanh(x_t + h * W), sequences=X, outputs_info=h0)
+    f = mg.function([X, h0], hs[-1])
+
+    def by_hand():
+        h = np.zeros(4)
+        for t in range(n):
+            h = np.tanh(x[t] + h * w)
+        return h
+    assert np.allclose(f(x, np.zeros(4)), by_hand())
+    t_mg, t_np = [], []
+    for _ in range(15):
+        t_mg.append(median_ms(lambda: f(x, np.zeros(4)), 1))
+        t_np.append(median_ms(by_hand, 1))
+    a, b_ = statistics.median(t_mg) * 1e3 / n, statistics.median(t_np) * 1e3 / n
+    print(f"\nscan per-step overhead (h = tanh(x_t + h*w), 4 units, {n} steps): minigraph {a:.2f} us/step, "
+          f"hand-written loop {b_:.2f} us/step, ratio {a / b_:.2f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer repeats")
     ap.add_argument("--sizes", default=None, help="comma-separated, e.g. S1,S2")
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory and per-step overhead reports")
     args = ap.parse_args(argv)
     sizes = args.sizes.split(",") if args.sizes else (["S1", "S2"] if args.quick else ["S1", "S2", "S3"])
     print(f"{'size':4} {'dtype':8} {'rewrites':8} {'minigraph ms':>12} {'numpy ms':>9} {'ratio':>6} "
@@ -104,6 +179,9 @@ def main(argv=None):
                 t_mg, t_ref, comp, agree = run(size, dtype, repeats, rewrite)
                 print(f"{size:4} {np.dtype(dtype).name:8} {'on' if rewrite else 'off':8} {t_mg:12.2f} {t_ref:9.2f} "
                       f"{t_mg / t_ref:6.2f} {comp:9.3f} {'yes' if agree else 'NO'}", flush=True)
+    if not args.no_memory:
+        scan_overhead()
+        memory_report()
 
 
 if __name__ == "__main__":

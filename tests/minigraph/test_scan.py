@@ -615,7 +615,7 @@ def test_second_order_through_nested_scan():
 def test_jacobian_matches_hand_derivative():
     v = T.vector("v")
     vv = N(4)
-    J = theano.function([v], theano.jacobian(T.tanh(v) * v.sum(), v))(vv)
+    J = theano.function([v], T.jacobian(T.tanh(v) * v.sum(), v))(vv)
     expected = np.diag(1 - np.tanh(vv) ** 2) * vv.sum() + np.tanh(vv)[:, None]
     np.testing.assert_allclose(J, expected, rtol=RTOL, atol=ATOL)
 
@@ -623,7 +623,7 @@ def test_jacobian_matches_hand_derivative():
 def test_jacobian_of_matrix_vector_product_and_list_of_wrt():
     x, A = T.vector("x"), T.matrix("A")
     xv, Av = N(3), N(4, 3)
-    Jx, JA = theano.function([x, A], theano.jacobian(T.dot(A, x) ** 2, [x, A]))(xv, Av)
+    Jx, JA = theano.function([x, A], T.jacobian(T.dot(A, x) ** 2, [x, A]))(xv, Av)
     y = Av @ xv
     np.testing.assert_allclose(Jx, 2 * y[:, None] * Av, rtol=RTOL, atol=ATOL)
     expected_A = np.zeros((4, 4, 3))
@@ -635,7 +635,7 @@ def test_jacobian_of_matrix_vector_product_and_list_of_wrt():
 def test_hessian_matches_hand_derivative():
     v = T.vector("v")
     vv = N(4)
-    H = theano.function([v], theano.hessian((v ** 3).sum() + v.sum() ** 2 + T.sin(v[0] * v[1]), v))(vv)
+    H = theano.function([v], T.hessian((v ** 3).sum() + v.sum() ** 2 + T.sin(v[0] * v[1]), v))(vv)
     expected = np.diag(6 * vv) + 2
     s = -np.sin(vv[0] * vv[1])
     expected[0, 0] += s * vv[1] ** 2
@@ -652,7 +652,7 @@ def test_jacobian_of_an_rnn_state():
     hs, _ = theano.scan(lambda x_t, h, W: T.tanh(T.dot(h, W) + x_t), sequences=X, outputs_info=h0,
                         non_sequences=W)
     x, h, w = N(4, 3), N(3), N(3, 3, scale=0.5)
-    J = theano.function([X, h0, W], theano.jacobian(hs[-1], h0))(x, h, w)
+    J = theano.function([X, h0, W], T.jacobian(hs[-1], h0))(x, h, w)
     f = theano.function([X, h0, W], hs[-1])
     eps = 1e-6
     fd = np.stack([(f(x, h + eps * e, w) - f(x, h - eps * e, w)) / (2 * eps) for e in np.eye(3)], axis=1)
