@@ -198,8 +198,8 @@ def _task_options(p, cell_choices) -> None:
     p.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
     p.add_argument("--test-size", type=_positive_int, default=1000,
                    help="fresh test sequences used for the solved check (default 1000)")
-    p.add_argument("--eval-every", type=_positive_int, default=2000,
-                   help="check the test set every N training sequences (default 2000)")
+    p.add_argument("--eval-every", type=_positive_int, default=2048,
+                   help="check the test set every N training sequences (default 2048)")
     p.add_argument("--forget-bias", type=float, default=3.0,
                    help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")

@@ -182,7 +182,7 @@ class TaskConfig:
     lr: float | None = None
     seed: int = 0
     test_size: int = 1000
-    eval_every: int = 2000
+    eval_every: int = 2048
     clip: float = 1.0
     forget_bias: float = 3.0    # LSTM only; see the module doc
 
@@ -402,7 +402,7 @@ def summary_table(results) -> list[str]:
 
 
 def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "rnn"), seeds=(0, 1),
-              hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2000,
+              hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2048,
               forget_bias=3.0, markdown=None, argv=None, progress=None, out=print):
     """Run every (length, cell, seed) combination; print (and optionally write) markdown tables."""
     from .stock import check_output_path

@@ -16,6 +16,9 @@ class ShapeError(ValueError):
 
 def broadcast_static(inputs, opname):
     """Static output shape of broadcasting ``inputs``; raises ShapeError naming them when impossible."""
+    shapes = [v.type.shape for v in inputs if v.ndim]
+    if not shapes or all(s == shapes[0] for s in shapes):  # the common case: scalars and one shape
+        return shapes[0] if shapes else ()
     ndim = max(v.ndim for v in inputs)
     shapes = [(1,) * (ndim - v.ndim) + v.type.shape for v in inputs]
     out = []
@@ -104,7 +107,8 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(self.output_dtype(in_dtype), shape)])
 
     def make_thunk(self, node):
-        fn = self.perform
+        # the numpy function itself when the op does not override perform: no Python frame per call
+        fn = type(self).fn if type(self).perform is Elemwise.perform else self.perform
         want = np.dtype(node.outputs[0].dtype)
         key = (self, tuple(v.dtype for v in node.inputs))
         got = _PROBED.get(key)

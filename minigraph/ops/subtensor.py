@@ -7,6 +7,8 @@ entry, symbolic ones become inputs ('?'):
 * ``('i', k)`` an integer, ``('s', start, stop, step)`` a slice,
 * ``('a',)`` an integer array (always an input), ``('n',)`` a new axis.
 """
+import operator
+
 import numpy as np
 
 from ..graph import Apply, Constant, Op, TensorType, Variable, as_variable, op
@@ -164,6 +166,8 @@ class Subtensor(Op):
         return Apply(self, [x, *index_inputs], [TensorType(x.dtype, shape)])
 
     def make_thunk(self, node):
+        if len(node.inputs) == 1 and node.inputs[0].ndim > 0:  # constant index: one C-level getitem per call
+            return operator.itemgetter(_index_builder(self.spec)(()))
         build = _index_builder(self.spec)
         return lambda x, *vals: np.asarray(x)[build(vals)]
 
