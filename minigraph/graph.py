@@ -100,6 +100,10 @@ def _is_safe_cast(value, arr, dtype, allow_downcast):
     if allow_downcast or np.can_cast(arr.dtype, dtype, "safe"):
         return True
     if allow_downcast is None and not isinstance(value, (np.ndarray, np.generic)):
+        kind = np.dtype(dtype).kind
+        if kind in "iu" and arr.dtype.kind in "biu":  # Python ints that fit, as Theano allowed
+            info = np.iinfo(dtype)
+            return arr.size == 0 or (info.min <= arr.min() and arr.max() <= info.max)
         return dtype == config.floatX and arr.dtype.kind in "biuf"
     return False
 

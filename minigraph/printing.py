@@ -25,7 +25,7 @@ def _outputs_of(obj):
     return list(obj), [None] * len(obj)
 
 
-def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_destroy_map=False):
+def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_destroy_map=False, _ids_of=None):
     """Print the graph of a variable, a list of variables or a compiled function as an indented tree.
 
     Each node gets an id (``[id A]``); a node already printed is shown by its id
@@ -33,7 +33,8 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_dest
     Returns the text (and writes it to ``file``, stdout by default; ``file='str'`` only returns it).
     """
     outputs, labels = _outputs_of(obj)
-    ids_of, lines, inner = {}, [], []
+    ids_of = {} if _ids_of is None else _ids_of  # inner graphs continue the outer graph's ids
+    lines, inner = [], []
 
     def ident(v):
         key = id(v.owner) if v.owner is not None else id(v)
@@ -70,7 +71,7 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_dest
     for node in inner:
         lines.append("")
         lines.append(f"Inner graph of {node.op} [id {ident(node.outputs[0])}]:")
-        body = debugprint(node.op.inner_graph(), file="str", print_type=print_type, ids=ids)
+        body = debugprint(node.op.inner_graph(), file="str", print_type=print_type, ids=ids, _ids_of=ids_of)
         lines.extend("  " + ln for ln in body.splitlines())
     text = "\n".join(lines)
     if file != "str":

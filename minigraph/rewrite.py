@@ -199,6 +199,8 @@ def remove_identities(node):
     op, ins, out = node.op, node.inputs, node.outputs[0]
     if isinstance(op, (e.Identity, b.GradTransform)):
         return [ins[0]]
+    if isinstance(op, b.SpecifyShape) and _same_type(ins[0], out):
+        return [ins[0]]
     if isinstance(op, b.Cast) and ins[0].dtype == op.dtype:
         return [ins[0]]
     binary_neutral = {e.Mul: (1, True), e.Add: (0, True), e.Sub: (0, False), e.TrueDiv: (1, False), e.Pow: (1, False)}

@@ -235,6 +235,35 @@ class GradTransform(Op):
 
 
 @op
+class SpecifyShape(Op):
+    """Identity that states (and checks at run time) a static shape: ``None`` entries stay unknown."""
+
+    shape: tuple
+
+    def make_node(self, x):
+        x = as_variable(x)
+        if len(self.shape) != x.ndim:
+            raise ValueError(f"specify_shape{self.shape}: {x.describe()} has {x.ndim} dimensions")
+        merged = []
+        for axis, (have, want) in enumerate(zip(x.type.shape, self.shape)):
+            if have is not None and want is not None and have != want:
+                raise ValueError(f"specify_shape: {x.describe()} has length {have} on axis {axis}, not {want}")
+            merged.append(want if want is not None else have)
+        return Apply(self, [x], [TensorType(x.dtype, tuple(merged))])
+
+    def perform(self, x):
+        if not all(w is None or w == s for w, s in zip(self.shape, np.shape(x))):
+            raise ValueError(f"specify_shape: expected shape {self.shape}, got {np.shape(x)}")
+        return x
+
+    def pullback(self, inputs, outputs, gz):
+        return [gz[0]]
+
+    def __str__(self):
+        return "specify_shape{" + ",".join("?" if s is None else str(s) for s in self.shape) + "}"
+
+
+@op
 class CheckFinite(Op):
     """Identity that raises when its input holds NaN or Inf (used by ``function(check=True)``)."""
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..graph import Apply, Op, TensorType, as_variable, op
-from .basic import ShapeI, _const_int, shape_vector
+from .basic import ShapeI, SpecifyShape, _const_int, shape_vector
 from .elemwise import ShapeError, T
 
 
@@ -135,7 +135,10 @@ class Concatenate(Op):
             size = T.shape_i(x, self.axis) if size is None else size
             stop = start + size
             index = (slice(None),) * self.axis + (slice(start, stop),)
-            grads.append(gz[0][index])
+            g = gz[0][index]
+            if g.type.shape != x.type.shape:  # the slice has x's length even where gz's is unknown
+                g = SpecifyShape(tuple(x.type.shape))(g)
+            grads.append(g)
             start = stop
         return grads
 

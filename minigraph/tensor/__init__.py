@@ -276,6 +276,12 @@ def stack(tensors, axis=0):
     return _s.Stack(axis)(*tensors)
 
 
+def specify_shape(x, shape):
+    """``x`` with a stated static shape (ints or None per axis), checked when the graph runs."""
+    x = as_variable(x)
+    return _b.SpecifyShape(tuple(None if s is None else int(s) for s in shape))(x)
+
+
 def expand_dims(x, axis):
     x = as_variable(x)
     pattern = list(range(x.ndim))

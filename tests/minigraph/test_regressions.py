@@ -1,0 +1,45 @@
+"""Bugs found while building minigraph, each pinned by a test."""
+import re
+
+import numpy as np
+import pytest
+
+import minigraph as theano
+import minigraph.tensor as T
+
+
+def test_concatenate_gradient_keeps_static_shape_of_each_part():
+    v, m = T.vector("v"), T.matrix("m")
+    g = theano.grad((T.concatenate([T.expand_dims(v, 0), m]) ** 2).sum(), v)
+    out = theano.function([v, m], g)(np.array([1.0, 2.0, 3.0]), np.ones((2, 3)))
+    np.testing.assert_allclose(out, [2.0, 4.0, 6.0])
+
+
+def test_python_ints_fit_narrow_integer_inputs_and_overflow_is_refused():
+    n = T.iscalar("n")
+    f = theano.function([n], n * 2)
+    assert f(4) == 8 and f(4).dtype == np.int32
+    with pytest.raises(TypeError, match="n"):
+        f(2**40)
+
+
+def test_debugprint_inner_graph_ids_continue_the_outer_ones():
+    x, h0 = T.matrix("x"), T.vector("h0")
+    hs, _ = theano.scan(lambda x_t, h: T.tanh(x_t + h), sequences=x, outputs_info=h0)
+    text = theano.debugprint(hs, file="str")
+    outer, inner = text.split("Inner graph", 1)
+    outer_ids = set(re.findall(r"\[id (\w+)\]", outer))
+    inner_ids = set(re.findall(r"\[id (\w+)\]", inner.split("\n", 1)[1]))
+    assert inner_ids and inner_ids.isdisjoint(outer_ids)  # no inner node reuses an outer id
+
+
+def test_specify_shape_states_and_checks_a_shape():
+    x = T.matrix("x")
+    y = T.specify_shape(x, (None, 3))
+    assert y.type.shape == (None, 3)
+    f = theano.function([x], y * 2)
+    assert f(np.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(ValueError, match="specify_shape"):
+        f(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="axis 1"):
+        T.specify_shape(T.tensor("float64", (2, 3)), (2, 4))
