@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from .config import config
-from .graph import Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, toposort
+from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
+                    toposort)
 
 
 class ExecutionError(ValueError):
@@ -53,7 +54,10 @@ class Program:
         self.name = name
         self.run = self._generate()
 
-    def _generate(self):
+    def _emit(self, indent):
+        """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
+        names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions and the
+        environment (thunks ``f*``, constants ``k*``) the lines run in."""
         names, env = {}, {"_asarray": np.asarray}
         args = []
         for i, v in enumerate(self.inputs):
@@ -83,8 +87,7 @@ class Program:
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
-        lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"]
-        self.line_of_node = {}
+        lines, line_of_node = [], {}
         for pos, node in enumerate(self.nodes):
             fn = f"f{pos}"
             env[fn] = node.op.make_thunk(node)
@@ -94,18 +97,59 @@ class Program:
                 names[id(o)] = f"v{pos}_{j}"
                 outs.append(names[id(o)])
             target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
-            self.line_of_node[len(lines) + 1] = pos
-            lines.append(f"    {target} = {fn}({ins})")
+            line_of_node[len(lines)] = pos
+            lines.append(f"{indent}{target} = {fn}({ins})")
             dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
-                lines.append(f"    del {', '.join(dead)}")
-        outs = [name_of(v) for v in self.outputs]
+                lines.append(f"{indent}del {', '.join(dead)}")
+        return lines, args, [name_of(v) for v in self.outputs], env, line_of_node
+
+    def _generate(self):
+        body, args, outs, env, line_of_node = self._emit("    ")
+        lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"] + body
         lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
+        self.line_of_node = {k + 2: v for k, v in line_of_node.items()}
         self.source = "\n".join(lines)
-        code = compile(self.source, f"<minigraph {self.name}>", "exec")
-        exec(code, env)
+        exec(compile(self.source, f"<minigraph {self.name}>", "exec"), env)
         return env["mg_" + _identifier(self.name)]
+
+    def loop(self, n_seqs, n_carry, traced, ys, sums):
+        """A function running this step program for steps ``t0 .. n-1`` with the step inlined.
+
+        Signature: ``loop(t0, n, *sequences, *carries, *non_sequences, *trace_buffers, *y_buffers,
+        *sum_accumulators) -> final carries``.  ``traced`` lists the carries whose value is stored
+        each step, ``ys`` / ``sums`` the output positions stored / accumulated.  Per step this is
+        exactly the step's own lines plus the stores: no argument lists, no lookups.  On an error
+        the exception carries the failing step as ``mg_step``.
+        """
+        key = (n_seqs, n_carry, tuple(traced), tuple(ys), tuple(sums))
+        cache = self.__dict__.setdefault("_loops", {})
+        if key in cache:
+            return cache[key]
+        body, args, outs, env, _ = self._emit(" " * 12)
+        env["np_add"] = np.add
+        seqs = [f"S{i}" for i in range(n_seqs)]
+        nonseq = args[n_seqs + n_carry:]
+        carries = args[n_seqs:n_seqs + n_carry]
+        bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
+        lines = [f"def mg_loop(t0, n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = t0", "    try:",
+                 "        for t in range(t0, n):"]
+        lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs)]
+        lines += body
+        # store ys and sums before the carries are rebound: an output may be a carry's old value
+        lines += [f"            Y{j}[t] = {outs[pos]}" for j, pos in enumerate(ys)]
+        lines += [f"            np_add(ACC{j}, {outs[pos]}, out=ACC{j})" for j, pos in enumerate(sums)]
+        if carries:
+            lines.append(f"            {', '.join(carries)}, = {', '.join(outs[k] for k in range(n_carry))},")
+        lines += [f"            TR{k}[t] = {carries[k]}" for k in traced]
+        lines += ["    except Exception as exc:", "        exc.mg_step = t", "        raise",
+                  f"    return ({', '.join(carries)}{',' if carries else ''})"]
+        source = "\n".join(lines)
+        exec(compile(source, f"<minigraph {self.name} loop>", "exec"), env)
+        cache[key] = env["mg_loop"]
+        cache[key].source = source
+        return cache[key]
 
     def explain(self, args, exc):
         """Re-run node by node to find which node raised ``exc``; return an ExecutionError for it."""
@@ -184,6 +228,7 @@ def _fast_filter(var, allow_downcast):
 class Function:
     """A compiled callable; ``fn(*inputs)`` returns the outputs and applies ``updates`` after them."""
 
+    @paused_gc
     def __init__(self, inputs, outputs, updates=None, givens=None, allow_input_downcast=None,
                  on_unused_input="raise", name=None, check=None, rewrite=None):
         self.name = name or f"function_{next(_counter)}"

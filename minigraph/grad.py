@@ -42,6 +42,7 @@ def _fit(g, inp, node):
     return g
 
 
+@graph.paused_gc
 def backprop(seeds, wrt, consider_constant=()):
     """Cotangents of ``wrt`` given ``seeds`` ({output variable: its cotangent}); None where disconnected."""
     outputs = list(seeds)

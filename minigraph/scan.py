@@ -170,6 +170,12 @@ class Scan:
                        "with taps gives its length minus the span of its taps)"))
 
     def perform(self, n, *outer):
+        return self._run(n, outer, fast=True)
+
+    def _run(self, n, outer, fast):
+        """Step 0 runs alone (it fixes shapes and buffers); then, when the specialised step is fully
+        static, the remaining steps run in one generated loop with the step inlined.  A failure there
+        is re-run step by step, which names the step and the node."""
         ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
         seqs, carries, nonseqs = outer[:ns], tuple(outer[ns:ns + nc]), tuple(outer[ns + nc:])
         n = int(n)
@@ -220,6 +226,14 @@ class Scan:
                 traces[k][t] = carries[k]
             for buf, j in y_stores:
                 buf[t] = outs[j]
+            if t == 0 and fast and n > 1 and not check_shapes:
+                loop = program.loop(ns, nc, stored, [j for _, j in y_stores], range(nc + ny, nc + ny + len(sums)))
+                try:
+                    carries = loop(1, n, *seqs, *carries, *nonseqs, *[traces[k] for k in stored],
+                                   *[buf for buf, _ in y_stores], *sums)
+                except Exception:  # noqa: BLE001 - redo step by step for a precise message
+                    return self._run(n, outer, fast=False)
+                break
         return self._results(n, outer, carries, traces, ys, sums)
 
     def _check_step_shapes(self, t, outs, traces, carries, ys, sums):

@@ -43,3 +43,14 @@ def test_specify_shape_states_and_checks_a_shape():
         f(np.ones((2, 4)))
     with pytest.raises(ValueError, match="axis 1"):
         T.specify_shape(T.tensor("float64", (2, 3)), (2, 4))
+
+
+def test_generated_loop_stores_an_output_that_is_the_previous_state():
+    # the fast loop once stored the *new* carry for an output that is the step's incoming state
+    x, h0 = T.matrix("x"), T.vector("h0")
+    (hs, prev), _ = theano.scan(lambda x_t, h: [T.tanh(x_t + h), h], sequences=x, outputs_info=[h0, None])
+    f = theano.function([x, h0], [hs, prev])
+    xv = np.random.default_rng(0).standard_normal((6, 3))
+    got_h, got_prev = f(xv, np.zeros(3))
+    np.testing.assert_allclose(got_prev[1:], got_h[:-1])
+    np.testing.assert_allclose(got_prev[0], np.zeros(3))
