@@ -717,8 +717,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         inner_outputs = clone_replace(inner_outputs, replace)
     # Products that share an operand (a tutorial-style LSTM's eight per-step dots) become one
     # product of concatenated weights now, so that the gradient is built from the fused form.
-    from .scan_rewrites import fuse_dots
+    from .scan_rewrites import fuse_dots, fuse_sliced_elementwise
     inner_outputs = fuse_dots(inner_outputs) or inner_outputs
+    inner_outputs = fuse_sliced_elementwise(inner_outputs) or inner_outputs
 
     # ---- capture free variables (shared variables, outer inputs) as extra non-sequences
     placeholders = inner_seq + carry_ph + [p for p, v in zip(ns_ph, non_seqs) if p is not v]

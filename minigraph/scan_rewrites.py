@@ -152,6 +152,49 @@ def fuse_dots(outputs):
     return clone_replace(outputs, repl) if repl else None
 
 
+def fuse_sliced_elementwise(outputs):
+    """f(z[:, 0:H]), f(z[:, H:2H]), ... (one unary elementwise f, adjacent constant slices of the
+    last axis) -> f(z[:, 0:2H]) and slices of it: one numpy call on a contiguous block instead of
+    several on strided views (an LSTM's three sigmoid gates).  Returns new outputs, or None."""
+    groups = {}
+    for n in toposort(outputs):
+        if not (isinstance(n.op, e.Elemwise) and len(n.inputs) == 1 and n.inputs[0].owner is not None):
+            continue
+        sub = n.inputs[0].owner
+        if not (isinstance(sub.op, st.Subtensor) and len(sub.inputs) == 1):
+            continue
+        spec, base = sub.op.spec, sub.inputs[0]
+        last = spec[-1] if spec else None
+        if (len(spec) != base.ndim or any(entry != ("s", None, None, None) for entry in spec[:-1])
+                or last[0] != "s" or last[3] not in (None, 1)):
+            continue
+        size = base.type.shape[-1]
+        start, stop = last[1] or 0, last[2] if last[2] is not None else size
+        if stop is None or start < 0 or stop < 0 or start >= stop:
+            continue
+        groups.setdefault((n.op, id(base)), []).append((start, stop, n, base))
+    repl = {}
+    for members in groups.values():
+        members.sort(key=lambda m: m[0])
+        runs, run = [], [members[0]]
+        for m in members[1:]:
+            if m[0] == run[-1][1]:
+                run.append(m)
+            else:
+                runs.append(run)
+                run = [m]
+        runs.append(run)
+        for run in runs:
+            if len(run) < 2:
+                continue
+            lo, hi, base = run[0][0], run[-1][1], run[0][3]
+            lead = (slice(None),) * (base.ndim - 1)
+            fused = run[0][2].op(base[lead + (slice(lo, hi),)])
+            for start, stop, n, _ in run:
+                repl[n.outputs[0]] = fused[lead + (slice(start - lo, stop - lo),)]
+    return clone_replace(outputs, repl) if repl else None
+
+
 @local_rule
 def fuse_step_dots(node):
     """fuse_dots inside a scan's step (the fused weights are then hoisted out of the loop)."""
@@ -381,7 +424,8 @@ def _sum_plan(s, kind):
                 and y.owner.op.pattern == ("x", 0) and kind.get(id(x.owner.inputs[0])) in ("seq", "var")
                 and kind.get(id(y.owner.inputs[0])) in ("seq", "var")):
             return ("outer", [x.owner.inputs[0], y.owner.inputs[0]], None)
-    if isinstance(op, b.SumToShape) and kind.get(id(ins[1])) == "inv" and kind.get(id(ins[0])) in ("seq", "var"):
+    if (isinstance(op, b.SumToShape) and kind.get(id(ins[1]), "inv") == "inv"  # constants are invariant too
+            and kind.get(id(ins[0])) in ("seq", "var")):
         return ("sum_to_shape", [ins[0]], ins[1])
     if isinstance(op, st.Subtensor) and len(ins) == 1 and all(entry[0] in "is" for entry in op.spec):
         inner = _sum_plan(ins[0], kind)  # sum_t x_t[idx] = (sum_t x_t)[idx]
