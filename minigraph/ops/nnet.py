@@ -7,16 +7,21 @@ from .elemwise import T
 
 
 @op
-class Softmax(Op):
-    """exp(x - max) / sum(exp(x - max)) along ``axis``: the max shift makes it overflow-free."""
+class _AlongAxis(Op):
+    """Base of the softmax family: a float output of the input's shape, normalised along ``axis``."""
 
     axis: int = -1
 
     def make_node(self, x):
         x = as_variable(x)
         if x.ndim == 0 or not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"softmax: axis {self.axis} does not exist in {x.describe()}")
+            raise ValueError(f"{self}: axis {self.axis} does not exist in {x.describe()}")
         return Apply(self, [x], [TensorType(floatx_dtype(x.dtype), x.type.shape)])
+
+
+@op
+class Softmax(_AlongAxis):
+    """exp(x - max) / sum(exp(x - max)) along ``axis``: the max shift makes it overflow-free."""
 
     def perform(self, x):
         e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
@@ -33,16 +38,8 @@ class Softmax(Op):
 
 
 @op
-class LogSoftmax(Op):
+class LogSoftmax(_AlongAxis):
     """x - max - log(sum(exp(x - max))) along ``axis``, exact where log(softmax) would give -inf."""
-
-    axis: int = -1
-
-    def make_node(self, x):
-        x = as_variable(x)
-        if x.ndim == 0 or not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"log_softmax: axis {self.axis} does not exist in {x.describe()}")
-        return Apply(self, [x], [TensorType(floatx_dtype(x.dtype), x.type.shape)])
 
     def perform(self, x):
         s = x - np.max(x, axis=self.axis, keepdims=True)
