@@ -41,8 +41,8 @@ import minigraph.tensor as T
 
 from .cells import GRUCell, LSTMCell, RNNCell
 
-__all__ = ["CELL_KINDS", "gradient_norms", "gradient_flow", "unrolled_dot", "render_unrolled", "plot_norms",
-           "plot_ablation", "add_arguments", "main"]
+__all__ = ["CELL_KINDS", "EDGE_LABELS", "gradient_norms", "gradient_flow", "make_cell", "make_inputs", "unrolled_dot",
+           "render_unrolled", "plot_norms", "plot_ablation", "add_arguments", "run_command", "main"]
 
 CELL_KINDS = ("lstm", "rnn", "gru", "peephole")
 TITLES = {"lstm": "LSTM", "rnn": "plain tanh RNN", "gru": "GRU", "peephole": "LSTM with peepholes"}
@@ -454,14 +454,7 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
         with g.subgraph(name=f"cluster_{p}") as cl:
             cl.attr(label=title, labeljust="l", labelloc="t", fontsize="14", style="rounded", color="#888888",
                     fontname="Helvetica-Bold")
-            for state in states:
-                if state == "c":
-                    box = cl.subgraph(name=f"cluster_{p}_cec")
-                    where = box.__enter__()
-                    where.attr(label="", style="rounded,filled", fillcolor="#fff4d6" if not cut else "#eeeeee",
-                               color="#e0b040" if not cut else "#bbbbbb", penwidth="1.5")
-                else:
-                    where = cl
+            def state_row(where, state):
                 for t in cols:
                     if t is None:
                         where.node(nid(state, None), "\u22ef", shape="plaintext", fontsize="18")
@@ -471,16 +464,21 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
                                shape="circle" if state == "h" else "box", style="filled" if state == "h" else
                                "filled,rounded", fillcolor=scale.color(v), fontcolor=scale.font(v),
                                color="#333333", penwidth="1.2", width="0.6")
-                if state == "c":
-                    box.__exit__(None, None, None)
+
+            if "c" in states:  # the cell path on its band: the constant-error carousel
+                with cl.subgraph(name=f"cluster_{p}_cec") as band:
+                    band.attr(label="", style="rounded,filled", fillcolor="#eeeeee" if cut else "#fff4d6",
+                              color="#bbbbbb" if cut else "#e0b040", penwidth="1.5")
+                    state_row(band, "c")
+            state_row(cl, "h")
             if fl["gates"]:  # compact gate activations (forward values), one small box per step
                 for t in cols:
                     if t is None:
                         cl.node(nid("gates", None), "", shape="point", style="invis")
                         continue
-                    text = "  ".join(f"{k}\u0304 {v[t - 1]:.2f}" for k, v in fl["gates"].items())
-                    cl.node(nid("gates", t), text, shape="box", style="rounded,dashed", fontsize="8",
-                            color="#aaaaaa", fontcolor="#666666", height="0.2", margin="0.04,0.02")
+                    text = "  ".join(f"{k} {v[t - 1]:.2f}".replace("0.", ".") for k, v in fl["gates"].items())
+                    cl.node(nid("gates", t), text, shape="box", style="rounded,filled", fillcolor="#f3f3f3",
+                            fontsize="9", color="#cccccc", fontcolor="#555555", height="0.22", margin="0.06,0.02")
         for state in rows:  # straight rows
             for a_, b_ in zip(cols, cols[1:]):
                 g.edge(nid(state, a_), nid(state, b_), style="invis", weight="10")
@@ -540,7 +538,7 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
 
 
 def render_unrolled(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, path="flow.svg", seed=0, n_in=DEFAULT_N_IN,
-                    n_hidden=DEFAULT_N_HIDDEN, max_columns=12, init="glorot", format=None):
+                    n_hidden=DEFAULT_N_HIDDEN, max_columns=12, init="glorot", format=None, dpi=80, ends=3):
     """Draw the unrolled backward pass of each cell in ``cells``, one panel (cluster) per cell, to ``path``.
 
     One column per time step (with more than ``max_columns`` steps: the first few, an ellipsis and
@@ -550,12 +548,12 @@ def render_unrolled(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, path="flow
     and coloured and thickened by the gradient they carry, on one log scale for every panel (the
     legend at the bottom).  The LSTM's cell path c_{t-1} <- c_t, the constant-error carousel, sits on a
     highlighted band.  Rendered with Graphviz's ``dot``; the format is the suffix of ``path``
-    (svg, png, pdf, ...).  Returns ``path``.
+    (svg, png, pdf, ...); ``dpi`` sets the resolution of bitmap formats.  Returns ``path``.
     """
     from minigraph.graphviz import render
-    g = unrolled_dot(cells, steps, forget_bias, seed, n_in, n_hidden, max_columns, init)
-    if (format or os.path.splitext(str(path))[1][1:].lower()) == "png":
-        g.attr(dpi="80")
+    g = unrolled_dot(cells, steps, forget_bias, seed, n_in, n_hidden, max_columns, init, ends)
+    if (format or os.path.splitext(str(path))[1][1:].lower()) in ("png", "jpg", "jpeg", "gif", "bmp"):
+        g.attr(dpi=str(dpi))
     return render(g, path, format=format)
 
 
@@ -573,20 +571,48 @@ def _norm_curves(kind, steps, forget_bias, seeds, n_in, n_hidden, init, cut=Fals
 
 
 def _band(ax, data, color, label, linestyle="-"):
+    """Geometric mean over seeds (a line) and min..max (a band); returns the band's lowest value."""
     tiny = np.finfo(np.float64).tiny
     logs = np.log10(np.maximum(data, tiny))
     lag = np.arange(data.shape[1])
     ax.plot(lag, 10 ** logs.mean(axis=0), color=color, lw=2, ls=linestyle, label=label)
     if data.shape[0] > 1:
         ax.fill_between(lag, 10 ** logs.min(axis=0), 10 ** logs.max(axis=0), color=color, alpha=0.15, lw=0)
+    return float(10 ** logs.min())
 
 
-_FB_COLORS = ("#9ecae1", "#4292c6", "#08306b", "#000000")
+def _fb_color(fb):
+    """One colour per forget-gate bias, the same in every plot: the larger the bias, the darker."""
+    shades = {0.0: "#9ecae1", 1.0: "#3182bd", 2.0: "#1c5a99", 3.0: "#08306b"}
+    return shades.get(float(fb), "#555555")
+
+
+_PNG_METADATA = {"Software": None}  # no matplotlib version in the file: regenerating gives the same bytes
 _CELL_COLORS = {"rnn": "#d62728", "gru": "#2ca02c"}
+_CUT_COLOR = "#ff7f0e"
 
 
 def _seeds(seed, seeds):
     return list(range(int(seed), int(seed) + int(seeds)))
+
+
+def _finish_axes(axes, steps, lows, cut_curves):
+    """Log y axes whose range fits the ordinary curves; a cut curve that falls below it is noted, not drawn
+    out to 1e-30 (it would squash everything else into the top of the plot)."""
+    bottom = 10.0 ** (math.floor(math.log10(max(min(lows), 1e-300))) - 1) if lows else None
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_xlabel("time lag T \u2212 t (steps back from the loss)")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_xlim(0, steps - 1)
+        if bottom is not None:
+            ax.set_ylim(bottom, 10.0)
+    for ax, data, color in cut_curves:
+        end = 10 ** np.log10(np.maximum(data[:, -1], np.finfo(np.float64).tiny)).mean()
+        if bottom is not None and end < bottom:
+            ax.annotate(f"cell path cut: {end:.0e} at lag {steps - 1}\n(off the bottom of the scale)",
+                        xy=(0.98, 0.04), xycoords="axes fraction", ha="right", va="bottom", fontsize=8,
+                        color=color, bbox=dict(boxstyle="round", fc="white", ec=color, alpha=0.9))
 
 
 def plot_norms(cells=("rnn", "gru", "lstm"), steps=50, forget_biases=(0.0, 1.0, 3.0), seeds=5, path="norms.png",
@@ -596,7 +622,8 @@ def plot_norms(cells=("rnn", "gru", "lstm"), steps=50, forget_biases=(0.0, 1.0, 
     Each curve is the geometric mean over ``seeds`` random initialisations (and inputs), the band
     their min..max; the LSTMs are drawn for each of ``forget_biases``; with ``ablation`` also the
     LSTM whose cell path is cut (``disconnected_grad`` on c_{t-1}) at forget bias 1 (or the middle
-    one given).  Writes ``path`` with matplotlib's Agg backend and returns it.
+    one given).  The y range fits the other curves (the cut one falls far below: its end value is
+    written in the corner).  Writes ``path`` with matplotlib's Agg backend and returns it.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -604,76 +631,69 @@ def plot_norms(cells=("rnn", "gru", "lstm"), steps=50, forget_biases=(0.0, 1.0, 
     cells = [cells] if isinstance(cells, str) else list(cells)
     seed_list = _seeds(seed, seeds)
     has_c = any(_has_cell_state(_parse_kind(k)[0]) for k in cells)
-    fig, axes = plt.subplots(1, 2 if has_c else 1, figsize=(12 if has_c else 7, 4.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, 2 if has_c else 1, figsize=(12 if has_c else 7, 4.8), sharey=True, squeeze=False)
     axes = axes[0]
     ab_fb = 1.0 if 1.0 in forget_biases else forget_biases[len(forget_biases) // 2]
+    lows, cuts = [], []
     for kind in cells:
         base, _ = _parse_kind(kind)
         if _has_cell_state(base):
-            for j, fb in enumerate(forget_biases):
+            name = "LSTM" if base == "lstm" else "peephole LSTM"
+            ls = "-" if base == "lstm" else "-."
+            for fb in forget_biases:
                 hs, cs = _norm_curves(base, steps, fb, seed_list, n_in, n_hidden, init)
-                color = _FB_COLORS[j % len(_FB_COLORS)]
-                ls = "-" if base == "lstm" else "-."
-                name = "LSTM" if base == "lstm" else "peephole LSTM"
-                _band(axes[0], hs, color, f"{name}, forget bias {fb:g}", ls)
-                _band(axes[1], cs, color, f"{name}, forget bias {fb:g}", ls)
+                lows.append(_band(axes[0], hs, _fb_color(fb), f"{name}, forget bias {fb:g}", ls))
+                lows.append(_band(axes[1], cs, _fb_color(fb), f"{name}, forget bias {fb:g}", ls))
             if ablation and base == "lstm":
                 hs, cs = _norm_curves(base, steps, ab_fb, seed_list, n_in, n_hidden, init, cut=True)
-                _band(axes[0], hs, "#ff7f0e", f"LSTM, bias {ab_fb:g}, cell path cut", "--")
-                _band(axes[1], cs, "#ff7f0e", f"LSTM, bias {ab_fb:g}, cell path cut", "--")
+                _band(axes[0], hs, _CUT_COLOR, f"LSTM, bias {ab_fb:g}, cell path cut", "--")
+                _band(axes[1], cs, _CUT_COLOR, f"LSTM, bias {ab_fb:g}, cell path cut", "--")
+                cuts += [(axes[0], hs, _CUT_COLOR), (axes[1], cs, _CUT_COLOR)]
         else:
             hs, _ = _norm_curves(base, steps, 0.0, seed_list, n_in, n_hidden, init)
-            _band(axes[0], hs, _CELL_COLORS[base], TITLES[base])
+            lows.append(_band(axes[0], hs, _CELL_COLORS[base], TITLES[base]))
     axes[0].set_title("\u2016\u2202L/\u2202h$_t$\u2016: gradient reaching the hidden state")
     if has_c:
         axes[1].set_title("\u2016\u2202L/\u2202c$_t$\u2016: gradient reaching the LSTM cell state")
-    for ax in axes:
-        ax.set_yscale("log")
-        ax.set_xlabel("time lag T \u2212 t (steps back from the loss)")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.set_xlim(0, steps - 1)
+    _finish_axes(axes, steps, lows, cuts)
     axes[0].set_ylabel("gradient norm (log)")
     axes[0].legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Gradient of a loss at step T = {steps}, {n_hidden} hidden units, {init} init: "
+    fig.suptitle(f"Gradient of a loss at step T = {steps} ({n_hidden} hidden units, {init} init): "
                  f"geometric mean over {len(seed_list)} seeds, band = min..max", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=_PNG_METADATA if str(path).lower().endswith(".png") else None)
     plt.close(fig)
     return path
 
 
 def plot_ablation(steps=50, forget_biases=(1.0, 3.0), seeds=5, path="ablation.png", seed=0, n_in=DEFAULT_N_IN,
                   n_hidden=DEFAULT_N_HIDDEN, init="glorot"):
-    """The ablation: the LSTM with and without its cell path (c_{t-1} through disconnected_grad)."""
+    """The ablation: the LSTM with and without its cell path (c_{t-1} through disconnected_grad),
+    the plain RNN for reference; same layout as ``plot_norms``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     seed_list = _seeds(seed, seeds)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
-    colors = ("#08519c", "#6baed6", "#000000")
-    for j, fb in enumerate(forget_biases):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for fb in forget_biases:
         hs, cs = _norm_curves("lstm", steps, fb, seed_list, n_in, n_hidden, init)
         hs_cut, cs_cut = _norm_curves("lstm", steps, fb, seed_list, n_in, n_hidden, init, cut=True)
-        col = colors[j % len(colors)]
+        col = _fb_color(fb)
         _band(axes[0], hs, col, f"LSTM, forget bias {fb:g}")
         _band(axes[0], hs_cut, col, f"cell path cut, forget bias {fb:g}", "--")
         _band(axes[1], cs, col, f"LSTM, forget bias {fb:g}")
         _band(axes[1], cs_cut, col, f"cell path cut, forget bias {fb:g}", "--")
     rnn, _ = _norm_curves("rnn", steps, 0.0, seed_list, n_in, n_hidden, init)
-    _band(axes[0], rnn, "#d62728", "plain RNN (for reference)", ":")
+    _band(axes[0], rnn, _CELL_COLORS["rnn"], "plain RNN (for reference)", ":")
     axes[0].set_title("\u2016\u2202L/\u2202h$_t$\u2016")
     axes[1].set_title("\u2016\u2202L/\u2202c$_t$\u2016")
-    for ax in axes:
-        ax.set_yscale("log")
-        ax.set_xlabel("time lag T \u2212 t")
-        ax.grid(True, alpha=0.3)
-        ax.set_xlim(0, steps - 1)
+    _finish_axes(axes, steps, [], [])
     axes[0].set_ylabel("gradient norm (log)")
     axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle("Ablation: mg.disconnected_grad(c$_{t-1}$) inside the LSTM step cuts the constant-error carousel "
                  f"(T = {steps}, {len(seed_list)} seeds, band = min..max)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=_PNG_METADATA if str(path).lower().endswith(".png") else None)
     plt.close(fig)
     return path
 
