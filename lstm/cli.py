@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="past daily returns per example (default 20; tutorial: prices per input, 5)")
     p.add_argument("--patience", type=_positive_int, default=5,
                    help="early stopping: epochs without a better validation loss (default 5)")
+    p.add_argument("--lr-drop", type=_positive_float,
+                   help="step learning-rate schedule: multiply the lr by this factor every --lr-every epochs")
+    p.add_argument("--lr-every", type=_positive_int, default=10,
+                   help="epochs between learning-rate drops (default 10; needs --lr-drop)")
     p.add_argument("--clip", type=_positive_float, default=1.0, help="maximum gradient norm (default 1.0)")
     p.add_argument("--no-clip", action="store_true", help="do not clip gradients")
     p.add_argument("--seed", type=int, help="random seed (default 0; tutorial 1234)")
@@ -254,6 +258,7 @@ def cmd_stock(args) -> int:
             cell=args.cell, hidden=args.hidden or 32, layers=args.layers, peephole=args.peephole,
             lr=args.lr or 3e-3, epochs=args.epochs or 30, batch_size=args.batch_size,
             window=args.window or 20, patience=args.patience, clip=None if args.no_clip else args.clip,
+            lr_drop=args.lr_drop, lr_every=args.lr_every,
             seed=0 if args.seed is None else args.seed, checkpoint=args.checkpoint, resume=args.resume,
             out=out, progress="off" if args.quiet else args.progress)
         stock.run_forecast(series, cfg, out=_say)

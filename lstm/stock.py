@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,14 +38,14 @@ import minigraph.tensor as T
 from . import data as _data
 from .data import DataError
 from .layers import SequenceModel, mse
-from .optim import sgd
+from .optim import StepDecay, sgd
 from .train import History, Trainer, format_seconds
 
 __all__ = [
     "PriceSeries", "ReturnWindows", "load_series", "series_from_pairs", "window_returns",
     "fit_linear_ar", "predict_linear_ar", "forecast_metrics", "diebold_mariano", "best_model_sentence",
     "ForecastConfig", "ForecastResult", "run_forecast", "TutorialResult", "run_tutorial",
-    "check_output_path", "save_figure_atomic",
+    "check_output_path", "check_plot_format", "write_atomic", "save_figure_atomic",
 ]
 
 MIN_EXAMPLES = 30  # windows needed before a train/validation/test split makes any sense
@@ -285,18 +284,29 @@ def check_output_path(path: str, what: str = "output file") -> None:
     os.unlink(tmp)
 
 
-def save_figure_atomic(fig, path: str) -> str:
-    """Save a matplotlib figure to ``path`` via a temporary file and ``os.replace``.
+def _new_file_mode(path: str) -> int:
+    """The mode a plainly created file would get: the old file's, else 0o666 minus the umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
-    The format comes from the extension (``.png``, ``.pdf``, ``.svg``, ...);
-    an existing file at ``path`` is either fully replaced or left as it was.
+
+def write_atomic(path: str, write, binary: bool = True) -> str:
+    """Write ``path`` via a temporary file in the same directory and ``os.replace``.
+
+    ``write(fh)`` fills the open temporary file.  If it fails, the temporary file is
+    removed and an existing file at ``path`` is left exactly as it was.  The new file gets
+    ordinary permissions (not the 0600 of ``tempfile.mkstemp``).
     """
-    ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
+            write(fh)
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -307,6 +317,15 @@ def save_figure_atomic(fig, path: str) -> str:
     return path
 
 
+def save_figure_atomic(fig, path: str) -> str:
+    """Save a matplotlib figure to ``path`` atomically (see :func:`write_atomic`).
+
+    The format comes from the extension (``.png``, ``.pdf``, ``.svg``, ...).
+    """
+    ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext))
+
+
 def check_plot_format(path: str) -> None:
     """Refuse a plot path whose extension matplotlib cannot write."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -315,7 +334,8 @@ def check_plot_format(path: str) -> None:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
     if ext not in supported:
-        raise DataError(f"cannot write the plot {path}: unknown image format {('.' + ext) if ext else '(no extension)'}; "
+        shown = "." + ext if ext else "(no extension)"
+        raise DataError(f"cannot write the plot {path}: unknown image format {shown}; "
                         f"use one of {', '.join('.' + e for e in sorted(supported))}")
 
 
@@ -345,6 +365,8 @@ class ForecastConfig:
     window: int = 20
     patience: int = 5
     clip: float | None = 1.0
+    lr_drop: float | None = None   # StepDecay: lr * lr_drop ** (epoch_index // lr_every)
+    lr_every: int = 10
     seed: int = 0
     checkpoint: str | None = None
     resume: bool = False
@@ -412,6 +434,7 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
     t0 = time.perf_counter()
     history = trainer.fit((Xs[:, tr], ys[tr]), (Xs[:, va], ys[va]), epochs=cfg.epochs,
                           batch_size=cfg.batch_size, seed=cfg.seed, patience=cfg.patience,
+                          schedule=StepDecay(cfg.lr, cfg.lr_drop, cfg.lr_every) if cfg.lr_drop else None,
                           checkpoint=cfg.checkpoint, hparams=hparams, resume=cfg.resume,
                           progress=cfg.progress)
     train_seconds = time.perf_counter() - t0
@@ -505,7 +528,8 @@ def plot_forecast(r: ForecastResult, path: str) -> str:
     ax_all.plot(x, actual, color="k", lw=1.2, label="actual")
     ax_all.plot(x, pred_price[names[0]], color="tab:red", lw=0.9, alpha=0.85,
                 label=f"{names[0]} (RMSE {r.metrics[names[0]]['rmse_price']:.3f})")
-    ax_all.set_title(f"{r.series_label}: test part, one-day-ahead forecasts")
+    span = f" ({_fmt_date(x[0])} to {_fmt_date(x[-1])})" if w.dates is not None else ""
+    ax_all.set_title(f"{r.series_label}: test part{span}, one-day-ahead forecasts")
     ax_all.set_ylabel("price")
     ax_all.legend(fontsize=8, loc="best")
 

@@ -47,9 +47,8 @@ so the counts are not directly comparable with the paper's; see docs/tasks.md.
 from __future__ import annotations
 
 import math
-import sys
 import time
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -391,7 +390,8 @@ def summary_table(results) -> list[str]:
     groups = {}
     for r in results:
         groups.setdefault((r.config.task, r.config.length, r.config.cell), []).append(r)
-    lines = ["| task | T | cell | solved (seeds) | sequences until solved (each seed) | final test correct (each seed) |",
+    lines = ["| task | T | cell | solved (seeds) | sequences until solved (each seed) | "
+             "final test correct (each seed) |",
              "|---|---:|---|---:|---|---|"]
     for (task, length, cell), rs in groups.items():
         n_solved = sum(r.solved for r in rs)
@@ -405,7 +405,7 @@ def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "r
               hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2048,
               forget_bias=3.0, markdown=None, argv=None, progress=None, out=print):
     """Run every (length, cell, seed) combination; print (and optionally write) markdown tables."""
-    from .stock import check_output_path
+    from .stock import check_output_path, write_atomic
 
     if markdown:
         check_output_path(markdown, "markdown file")
@@ -435,13 +435,6 @@ def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "r
     for line in lines:
         out(line)
     if markdown:
-        import os
-        import tempfile
-
-        directory = os.path.dirname(os.path.abspath(markdown))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(markdown) + ".", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, markdown)
+        write_atomic(markdown, lambda fh: fh.write("\n".join(lines) + "\n"), binary=False)
         out(f"table written to {markdown}")
     return results

@@ -43,7 +43,7 @@ from . import optim as _optim
 
 __all__ = ["ProgressBar", "History", "Trainer", "minibatch_indices", "format_seconds"]
 
-_OPTIMISERS = ("sgd", "momentum", "rmsprop", "adam")
+_OPTIMISERS = tuple(_optim.OPTIMIZERS)
 
 
 def format_seconds(seconds: float) -> str:
@@ -268,34 +268,43 @@ class Trainer:
         _ckpt.save_checkpoint(path, self.params, hparams, state=state, meta=meta)
 
     def _load(self, path, hparams, rng):
-        """Restore everything :meth:`_save` wrote; return (epoch, history, best params, bad epochs)."""
-        saved = _ckpt.read_checkpoint(path).hparams
+        """Restore everything :meth:`_save` wrote; return (epoch, history, best params, bad epochs).
+
+        Everything is checked before anything is changed: a checkpoint that does not fit raises
+        :class:`lstm.checkpoint.CheckpointError` and leaves the model as it was.
+        """
+        where = repr(os.fspath(path))
+        saved = _ckpt.read_checkpoint(path)
         wanted = json.loads(json.dumps(hparams))  # tuples -> lists, as stored
-        diffs = [f"{k}={_show(saved[k])} (now {_show(v)})" for k, v in wanted.items()
-                 if k in saved and saved[k] != v]
+        diffs = [f"{k}={_show(saved.hparams[k])} (now {_show(v)})" for k, v in wanted.items()
+                 if k in saved.hparams and saved.hparams[k] != v]
         if diffs:
             raise _ckpt.CheckpointError(
-                f"checkpoint {os.fspath(path)!r} was written with different settings: {', '.join(diffs)}; "
+                f"checkpoint {where} was written with different settings: {', '.join(diffs)}; "
                 "use the same settings to resume, or start afresh without resuming")
-        ckpt = _ckpt.load_checkpoint(path, self.params, hparams, state=self.opt_state)
-        meta = ckpt.meta
+        meta = saved.meta
         try:
+            epoch, bad_epochs = int(meta["epoch"]), int(meta["bad_epochs"])
+            history = History.from_state(meta["history"])
+            rng_state = dict(meta["rng"])
+            lr = saved.state["train.lr"]
             if meta.get("optimizer", self.optimizer) != self.optimizer:
                 raise _ckpt.CheckpointError(
-                    f"checkpoint {os.fspath(path)!r} was written with the {meta['optimizer']} optimiser, "
-                    f"not {self.optimizer}")
-            self.lr.set_value(_floatx(ckpt.state["train.lr"]))
-            rng.bit_generator.state = meta["rng"]
+                    f"checkpoint {where} was written with the {meta['optimizer']} optimiser, not {self.optimizer}")
             best = None
-            if ("best." + self.params[0].name) in ckpt.state:
-                best = [ckpt.state["best." + p.name] for p in self.params]
-            return int(meta["epoch"]), History.from_state(meta["history"]), best, int(meta["bad_epochs"])
+            if ("best." + self.params[0].name) in saved.state:
+                best = [saved.state["best." + p.name] for p in self.params]
+            np.random.Generator(np.random.PCG64()).bit_generator.state = rng_state  # validates it
+        except _ckpt.CheckpointError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, _ckpt.CheckpointError):
-                raise
             raise _ckpt.CheckpointError(
-                f"checkpoint {os.fspath(path)!r} has no usable training state "
-                f"({type(exc).__name__}: {exc}); it was not written by lstm.train") from None
+                f"checkpoint {where} has no usable training state ({type(exc).__name__}: {exc}); "
+                "it was not written by lstm.train") from None
+        _ckpt.load_checkpoint(path, self.params, hparams, state=self.opt_state)  # checks shapes, then loads
+        self.lr.set_value(_floatx(lr))
+        rng.bit_generator.state = rng_state
+        return epoch, history, best, bad_epochs
 
     # ------------------------------------------------------------------ loop
 
@@ -338,7 +347,12 @@ class Trainer:
                 raise _ckpt.CheckpointError(f"{checkpoint}: no checkpoint to resume from (the file does not exist)")
             start_epoch, history, best_params, bad_epochs = self._load(checkpoint, hparams, rng)
             history.resumed_from = start_epoch
-            bar.message(f"resumed from {checkpoint} after epoch {start_epoch}")
+            if history.stopped_early:
+                bar.message(f"{checkpoint}: that run had already stopped early after epoch {start_epoch}")
+            elif start_epoch >= epochs:
+                bar.message(f"{checkpoint} is already at epoch {start_epoch} (epochs={epochs}); nothing to train")
+            else:
+                bar.message(f"resumed from {checkpoint} after epoch {start_epoch}")
         if history.stopped_early:
             start_epoch = epochs  # nothing left to do
         for epoch in range(start_epoch + 1, epochs + 1):

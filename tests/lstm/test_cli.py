@@ -77,6 +77,11 @@ def test_stock_progress_lines_go_to_stderr(csv_file, tmp_path, capsys):
                               "--epochs", "2", "--hidden", "3", "--window", "4", "--progress", "epoch"], capsys)
     assert code == 0
     assert [line.split("  ")[0] for line in err.splitlines()] == ["epoch 1/2", "epoch 2/2"]
+    assert [line.split("  ")[3] for line in err.splitlines()] == ["lr 0.003", "lr 0.003"]
+    code, out, err = run_cli(["stock", "--csv", str(csv_file), "--no-plot", "--epochs", "3", "--hidden", "3",
+                              "--window", "4", "--progress", "epoch", "--lr-drop", "0.5", "--lr-every", "2"], capsys)
+    assert code == 0
+    assert [line.split("  ")[3] for line in err.splitlines()] == ["lr 0.003", "lr 0.003", "lr 0.0015"]
     assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
 
 

@@ -144,6 +144,20 @@ def test_save_figure_atomic_keeps_old_file_on_failure(tmp_path):
     assert os.listdir(tmp_path) == ["plot.png"]  # no temporary file left behind
 
 
+def test_saved_plot_gets_ordinary_permissions(tmp_path):
+    from matplotlib.figure import Figure
+
+    umask = os.umask(0o022)
+    try:
+        path = stock.save_figure_atomic(Figure(figsize=(1, 1)), str(tmp_path / "p.png"))
+    finally:
+        os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    os.chmod(path, 0o640)
+    stock.save_figure_atomic(Figure(figsize=(1, 1)), path)
+    assert os.stat(path).st_mode & 0o777 == 0o640  # an existing file keeps its mode
+
+
 def test_check_output_path(tmp_path):
     stock.check_output_path(str(tmp_path / "ok.png"))
     with pytest.raises(DataError, match="does not exist"):
