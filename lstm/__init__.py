@@ -4,13 +4,15 @@
 
 Modules: ``cells`` (LSTMCell, RNNCell, GRUCell), ``layers`` (Recurrent, Dense, StackedRNN,
 SequenceModel, losses), ``optim`` (optimisers as updates, clipping, schedules), ``checkpoint``
-(atomic .npz checkpoints), ``data`` (data sets), ``reference`` (numpy reference nets).
+(atomic .npz checkpoints), ``train`` (the training loop), ``data`` (data sets), ``reference`` (numpy
+reference nets); ``stock``, ``tasks``, ``gradflow`` and ``cli`` hold the examples and the ``lstm`` command.
 """
 from .cells import GRUCell, LSTMCell, RNNCell
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .layers import (Dense, Recurrent, SequenceModel, StackedRNN, binary_cross_entropy, cross_entropy, make_cell,
                      mse)
 from .optim import OptimState, StepDecay, adam, clip_grad_norm, global_norm, momentum, rmsprop, sgd
+from .train import History, ProgressBar, Trainer
 
 __all__ = [
     # cells
@@ -20,6 +22,8 @@ __all__ = [
     "binary_cross_entropy",
     # optimisers
     "OptimState", "sgd", "momentum", "rmsprop", "adam", "clip_grad_norm", "global_norm", "StepDecay",
+    # training
+    "Trainer", "History", "ProgressBar",
     # checkpoints
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "CheckpointError",
 ]

@@ -19,12 +19,13 @@ restore).  Every mismatch is listed in one ``CheckpointError``; nothing is loade
 """
 import json
 import os
-import tempfile
 from collections import namedtuple
 
 import numpy as np
 
 import minigraph as theano
+
+from .files import write_atomic
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError", "Checkpoint",
            "FORMAT", "VERSION", "INIT_ONLY"]
@@ -102,22 +103,7 @@ def save_checkpoint(path, params, hparams, state=None, meta=None):
               "state": list(state_arrays), "meta": meta}
     arrays[_META] = np.array(json.dumps(header))
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the old file's mode, or rw-r--r--
-        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))
     return path
 
 

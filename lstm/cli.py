@@ -1,8 +1,9 @@
-"""The ``lstm`` command line: ``lstm stock``, ``lstm task`` and ``lstm sweep``.
+"""The ``lstm`` command line: ``lstm stock``, ``lstm task``, ``lstm sweep`` and ``lstm gradflow``.
 
     lstm stock [--tutorial] [--symbol AAPL | --csv FILE | --legacy-pickle FILE] ...
     lstm task adding|temporal-order|copy [--length T] [--cell lstm,peephole,rnn] ...
     lstm sweep [--task adding] [--lengths 10,30,60] [--cells lstm,peephole,rnn] [--seeds 0,1] ...
+    lstm gradflow [--cell rnn,lstm|all] [--steps 50] [--forget-bias 1.0] [--out flow.svg] [--json] [--plot F]
 
 Also runnable as ``python -m lstm ...``.  Every expected failure (bad data, a
 checkpoint that does not fit, an unwritable output path, ...) is reported as
@@ -17,6 +18,8 @@ import os
 import re
 import sys
 import time
+
+from .files import nonneg_int, positive_float, positive_int
 
 __all__ = ["main", "build_parser"]
 
@@ -54,34 +57,6 @@ def _limit_blas_threads() -> None:
         pass
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def _int_list(text: str) -> list[int]:
@@ -114,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks import CELL_CHOICES, TASKS
 
     parser = argparse.ArgumentParser(prog=PROG, description="LSTM examples built on minigraph.")
-    sub = parser.add_subparsers(dest="command", metavar="{stock,task,sweep}")
+    sub = parser.add_subparsers(dest="command", metavar="{stock,task,sweep,gradflow}")
     sub.required = True
 
     # ---- stock
@@ -137,22 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in data: use the raw close instead of the split-adjusted close")
     p.add_argument("--tutorial", action="store_true", help="reproduce the seed tutorial (see above)")
     p.add_argument("--cell", choices=("lstm", "rnn", "gru"), default="lstm", help="recurrent cell (default lstm)")
-    p.add_argument("--hidden", type=_positive_int, help="hidden units per layer (default 32; tutorial 20)")
-    p.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
+    p.add_argument("--hidden", type=positive_int, help="hidden units per layer (default 32; tutorial 20)")
+    p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
     p.add_argument("--peephole", action="store_true", help="LSTM with peephole connections")
-    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.003 Adam; tutorial 0.01 SGD)")
-    p.add_argument("--epochs", type=_positive_int,
+    p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 Adam; tutorial 0.01 SGD)")
+    p.add_argument("--epochs", type=positive_int,
                    help="maximum epochs (default 30, early stopping usually ends sooner; tutorial: passes, 1)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="minibatch size (default 64)")
-    p.add_argument("--window", type=_positive_int,
+    p.add_argument("--batch-size", type=positive_int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--window", type=positive_int,
                    help="past daily returns per example (default 20; tutorial: prices per input, 5)")
-    p.add_argument("--patience", type=_positive_int, default=5,
+    p.add_argument("--patience", type=positive_int, default=5,
                    help="early stopping: epochs without a better validation loss (default 5)")
-    p.add_argument("--lr-drop", type=_positive_float,
+    p.add_argument("--lr-drop", type=positive_float,
                    help="step learning-rate schedule: multiply the lr by this factor every --lr-every epochs")
-    p.add_argument("--lr-every", type=_positive_int, default=10,
+    p.add_argument("--lr-every", type=positive_int, default=10,
                    help="epochs between learning-rate drops (default 10; needs --lr-drop)")
-    p.add_argument("--clip", type=_positive_float, default=1.0, help="maximum gradient norm (default 1.0)")
+    p.add_argument("--clip", type=positive_float, default=1.0, help="maximum gradient norm (default 1.0)")
     p.add_argument("--no-clip", action="store_true", help="do not clip gradients")
     p.add_argument("--seed", type=int, help="random seed (default 0; tutorial 1234)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch to PATH")
@@ -176,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     _task_options(p, CELL_CHOICES)
     p.add_argument("--cell", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"],
                    help="comma-separated cells to train (default lstm,peephole,rnn)")
-    p.add_argument("--length", type=_positive_int, default=30, help="minimal sequence length / delay T (default 30)")
+    p.add_argument("--length", type=positive_int, default=30, help="minimal sequence length / delay T (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_task)
 
@@ -191,18 +166,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_int_list, default=[0, 1])
     p.add_argument("--markdown", metavar="FILE", help="also write the table (markdown) to FILE")
     p.set_defaults(func=cmd_sweep)
+
+    # ---- gradflow
+    from . import gradflow
+    p = sub.add_parser(
+        "gradflow", help="why the LSTM keeps gradients alive: unrolled gradient-path diagram, norms, ablation",
+        description="Per-step gradient norms of a loss at the last step, computed by minigraph's backward "
+                    "scan, drawn as an unrolled diagram (--out), printed as JSON (--json) or plotted (--plot).")
+    gradflow.add_arguments(p)
+    p.set_defaults(func=gradflow.run_command)
     return parser
 
 
 def _task_options(p, cell_choices) -> None:
-    p.add_argument("--hidden", type=_positive_int, help="hidden units (default: per task, see docs/tasks.md)")
-    p.add_argument("--sequences", type=_positive_int,
+    p.add_argument("--hidden", type=positive_int, help="hidden units (default: per task, see docs/tasks.md)")
+    p.add_argument("--sequences", type=positive_int,
                    help="training budget in sequences (default: per task)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, help="sequences per update (default 32)")
-    p.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
-    p.add_argument("--test-size", type=_positive_int, default=1000,
+    p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per update (default 32)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: per task)")
+    p.add_argument("--test-size", type=positive_int, default=1000,
                    help="fresh test sequences used for the solved check (default 1000)")
-    p.add_argument("--eval-every", type=_positive_int, default=2048,
+    p.add_argument("--eval-every", type=positive_int, default=2048,
                    help="check the test set every N training sequences (default 2048)")
     p.add_argument("--forget-bias", type=float, default=3.0,
                    help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
@@ -332,7 +316,7 @@ def main(argv=None) -> int:
                 if ckpt and os.path.exists(ckpt) else "")
         print(f"\n{PROG}: interrupted{hint}", file=sys.stderr)
         return 130
-    except (CLIError, DataError, CheckpointError, OSError, FloatingPointError) as exc:
+    except (CLIError, DataError, CheckpointError, OSError, FloatingPointError, RuntimeError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +36,7 @@ import minigraph.tensor as T
 
 from . import data as _data
 from .data import DataError
+from .files import check_output_path, write_atomic  # noqa: F401  (re-exported for callers)
 from .layers import SequenceModel, mse
 from .optim import StepDecay, sgd
 from .train import History, Trainer, format_seconds
@@ -261,60 +261,6 @@ def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: st
 # ---------------------------------------------------------------------------------------------
 # Writing files safely
 # ---------------------------------------------------------------------------------------------
-
-
-def check_output_path(path: str, what: str = "output file") -> None:
-    """Fail early, with a clear :class:`OSError`-free message, if ``path`` cannot be written.
-
-    Creates (and removes) a temporary file next to ``path``: that is the only
-    reliable test (``os.access`` says yes to root even on read-only places).
-    """
-    if not path:
-        raise DataError(f"the {what} path is empty")
-    if os.path.isdir(path):
-        raise DataError(f"cannot write the {what} {path}: it is a directory")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise DataError(f"cannot write the {what} {path}: the directory {directory} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise DataError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def _new_file_mode(path: str) -> int:
-    """The mode a plainly created file would get: the old file's, else 0o666 minus the umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def write_atomic(path: str, write, binary: bool = True) -> str:
-    """Write ``path`` via a temporary file in the same directory and ``os.replace``.
-
-    ``write(fh)`` fills the open temporary file.  If it fails, the temporary file is
-    removed and an existing file at ``path`` is left exactly as it was.  The new file gets
-    ordinary permissions (not the 0600 of ``tempfile.mkstemp``).
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
-            write(fh)
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def save_figure_atomic(fig, path: str) -> str:
