@@ -167,6 +167,40 @@ def scan_overhead(n=2000):
           f"hand-written loop {b_:.2f} us/step, ratio {a / b_:.2f}")
 
 
+def rewrite_ablation(size="S2", dtype=np.float32, repeats=6):
+    """Each scan rewrite switched off in turn: how much slower the training step gets without it."""
+    from minigraph import rewrite as rw
+    from minigraph import scan_rewrites as sr
+    Tn, B, I, H = SIZES[size]
+    params = ref.init_lstm_params(I, H, 1, np.random.default_rng(0), dtype)
+    X = np.random.default_rng(1).standard_normal((Tn, B, I)).astype(dtype)
+    Y = np.zeros((B, 1), dtype)
+    rules = [("merge forward loop with grad's copy", rw.PRE_PASSES, sr.merge_variants),
+             ("push out sequence work (X @ W_x)", rw.LOCAL_RULES, sr.pushout_sequence),
+             ("hoist loop-invariant work (W.T)", rw.LOCAL_RULES, sr.pushout_invariant),
+             ("weight gradients after the loop", rw.LOCAL_RULES, sr.pushout_sums),
+             ("prune outputs / save-memory", rw.POST_PASSES, sr.prune)]
+    fns = [("all rewrites", build_minigraph_step(params, dtype)[0])]
+    for label, table, rule in rules:
+        at = table.index(rule)
+        table.remove(rule)
+        try:
+            fns.append((f"without: {label}", build_minigraph_step(params, dtype)[0]))
+        finally:
+            table.insert(at, rule)
+    for _, fn in fns:
+        fn(X, Y, 0.0)
+    times = {label: [] for label, _ in fns}
+    for _ in range(repeats):
+        for label, fn in fns:
+            times[label].append(median_ms(lambda: fn(X, Y, 0.0), 1))
+    base = statistics.median(times["all rewrites"])
+    print(f"\neach scan rewrite switched off ({size}, {np.dtype(dtype).name}, median CPU ms per training step):")
+    for label, _ in fns:
+        t = statistics.median(times[label])
+        print(f"  {label:48} {t:8.2f} ms  {t / base:5.2f}x")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer repeats")
@@ -193,6 +227,7 @@ def main(argv=None):
     if not args.no_memory:
         scan_overhead()
         memory_report()
+        rewrite_ablation("S2", np.float32, repeats=3 if args.quick else 6)
 
 
 if __name__ == "__main__":
