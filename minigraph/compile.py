@@ -210,6 +210,24 @@ def _root(a):
     return a
 
 
+def _detach(vals, results):
+    """``results`` as arrays that share memory with none of ``vals`` (the caller's arrays and the shared
+    storage) nor with each other.  Ops may return views or an input itself (x.T, x[0], identity), and
+    merged outputs are one array: copy exactly those, plus numpy scalars and read-only constants."""
+    taken = {id(v) if v.base is None else id(_root(v)) for v in vals}
+    out = []
+    for r in results:
+        if type(r) is not np.ndarray or not r.flags.writeable:
+            r = np.array(r)
+        else:
+            key = id(r) if r.base is None else id(_root(r))
+            if key in taken:
+                r = np.array(r)
+        taken.add(id(r) if r.base is None else id(_root(r)))
+        out.append(r)
+    return out
+
+
 def _fast_filter(var, allow_downcast):
     """Validate one input value: a quick exact-type path, else the full conversion rules."""
     t = var.type
@@ -330,16 +348,11 @@ class Function:
                 if err is None:
                     raise
                 raise err from exc
-        # Ops may return views or their input itself (x.T, x[0], identity), so an output or a new shared value
-        # could share memory with the caller's arrays or with shared storage: copy exactly those.
-        n, n_in = self._n_out, len(self.inputs)
-        in_roots = {id(_root(v)) for v in vals[:n_in]}
-        new = [v if type(v) is np.ndarray and id(_root(v)) not in in_roots else np.array(v) for v in results[n:]]
-        for c, v in zip(self._update_containers, new):
+        results = _detach(vals, results)
+        n = self._n_out
+        for c, v in zip(self._update_containers, results[n:]):
             c.value = v
-        guarded = in_roots.union([id(_root(v)) for v in vals[n_in:]], [id(_root(v)) for v in new])
-        outs = [r if type(r) is np.ndarray and r.flags.writeable and id(_root(r)) not in guarded else np.array(r)
-                for r in results[:n]]
+        outs = results[:n]
         return outs[0] if self.single else outs
 
     def debugprint(self, file=None):

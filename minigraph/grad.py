@@ -23,17 +23,17 @@ def _is_float(v):
     return np.dtype(v.dtype).kind in "fc"
 
 
-def _not_broadcast(inp, node):
+def _not_broadcast(g, inp, node):
     """True when the elementwise ``node`` cannot have enlarged ``inp``: all its other inputs fit inside
-    it, so the output (and the gradient, which has the output's shape) already has ``inp``'s shape."""
-    return (isinstance(node.op, Elemwise) and node.outputs[0].ndim == inp.ndim
+    it, so the output (and the gradient ``g``, which has the output's shape) already has ``inp``'s shape."""
+    return (isinstance(node.op, Elemwise) and g.ndim == inp.ndim == node.outputs[0].ndim
             and all(v is inp or fits_inside(v, inp) for v in node.inputs))
 
 
 def _fit(g, inp, node):
     """Make the gradient ``g`` of ``inp`` match its shape and dtype."""
     if node.op.broadcasts and (g.ndim != inp.ndim or g.type.shape != inp.type.shape or None in inp.type.shape) \
-            and not _not_broadcast(inp, node):
+            and not _not_broadcast(g, inp, node):
         from .tensor import shape
         g = SumToShape()(g, shape(inp))
     if g.dtype != inp.dtype:

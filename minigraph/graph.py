@@ -132,13 +132,15 @@ _IN_PACKAGE = {}  # code object -> whether it belongs to minigraph (a cache: thi
 
 
 def _user_frame():
-    """(file, line, function) of the innermost caller outside this package, or None."""
+    """(file, line, function) of the innermost caller outside this package and outside any op's
+    ``make_node`` (a user-defined op's own code is not where the node was built), or None."""
     frame = sys._getframe(2)
     while frame is not None:
         code = frame.f_code
         inside = _IN_PACKAGE.get(code)
-        if inside is None:
-            inside = _IN_PACKAGE[code] = code.co_filename.startswith(_PACKAGE_DIR + os.sep)
+        if inside is None:  # minigraph's own code, or the make_node of a user-defined op: not the call site
+            inside = _IN_PACKAGE[code] = code.co_filename.startswith(_PACKAGE_DIR + os.sep) or (
+                code.co_name == "make_node" and isinstance(frame.f_locals.get("self"), Op))
         if not inside:
             return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back

@@ -80,7 +80,7 @@ class Rewriter:
             for o_old, o_new in zip(node.outputs, new.outputs):
                 o_new.name = o_old.name
         self.alive.append((node, new))
-        key = (new.op, tuple(id(v) for v in new.inputs))
+        key = (new.op, tuple(map(id, new.inputs)))
         try:
             hash(key)
         except TypeError:
@@ -192,6 +192,9 @@ def static_shapes(node):
     return None
 
 
+_NEUTRAL = {e.Mul: (1, True), e.Add: (0, True), e.Sub: (0, False), e.TrueDiv: (1, False), e.Pow: (1, False)}
+
+
 @local_rule
 def remove_identities(node):
     """x*1, x+0, x-0, x/1, x**1, --x, exp(log x), log(exp x), identity, cast to own dtype,
@@ -203,8 +206,7 @@ def remove_identities(node):
         return [ins[0]]
     if isinstance(op, b.Cast) and ins[0].dtype == op.dtype:
         return [ins[0]]
-    binary_neutral = {e.Mul: (1, True), e.Add: (0, True), e.Sub: (0, False), e.TrueDiv: (1, False), e.Pow: (1, False)}
-    kind = binary_neutral.get(type(op))
+    kind = _NEUTRAL.get(type(op))
     if kind is not None:
         value, commutes = kind
         if _is_const(ins[1], value) and _same_type(ins[0], out):
@@ -297,9 +299,9 @@ def stable_logs(node):
 
 @local_rule
 def fuse_activation_grads(node):
-    """g * (1 - y*y) with y = tanh(.) becomes tanh_grad(y, g); g * y * (1 - y) with y = sigmoid(.) becomes
-    sigmoid_grad(y, g).  (minigraph's own pullbacks emit the fused ops directly; this catches
-    hand-written gradients.)"""
+    """g * (1 - y*y) (or y**2, sqr(y)) with y = tanh(.) becomes tanh_grad(y, g); g * (y * (1 - y)) and
+    (g * y) * (1 - y) with y = sigmoid(.) become sigmoid_grad(y, g).  (minigraph's own pullbacks emit the
+    fused ops directly; this catches hand-written gradients.)"""
     if not isinstance(node.op, e.Mul):
         return None
     for g, f in (node.inputs, node.inputs[::-1]):
@@ -308,10 +310,13 @@ def fuse_activation_grads(node):
             y = None
             if _owner_op(sq, e.Mul) and sq.owner.inputs[0] is sq.owner.inputs[1]:
                 y = sq.owner.inputs[0]
-            elif _owner_op(sq, e.Sqr):
+            elif _owner_op(sq, e.Sqr) or (_owner_op(sq, e.Pow) and _is_const(sq.owner.inputs[1], 2)):
                 y = sq.owner.inputs[0]
             if y is not None and _owner_op(y, e.Tanh):
                 return [e.TanhGrad()(y, g)]
+            if _owner_op(sq, e.Sigmoid) and _owner_op(g, e.Mul) and any(v is sq for v in g.owner.inputs):
+                a, c = g.owner.inputs  # (g' * y) * (1 - y)
+                return [e.SigmoidGrad()(sq, c if a is sq else a)]
         if _owner_op(f, e.Mul):
             a, c = f.owner.inputs
             for y, one_minus in ((a, c), (c, a)):

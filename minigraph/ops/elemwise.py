@@ -136,11 +136,26 @@ def _no_grad(self, inputs, outputs, gz):
     return [None] * len(inputs)
 
 
+_SIGMOID_TAIL = -3.0
+
+
 def _sigmoid(x):
-    # With e = exp(-|x|) (never overflows): 1/(1+e) for x >= 0 and e/(1+e) for x < 0.  Both keep full
-    # relative precision in the tails, where 0.5 * (1 + tanh(x/2)) rounds sigmoid(-40) to exactly 0.
-    e = np.exp(-np.abs(x))
-    return np.where(x < 0, e, 1) / (1 + e)
+    # 0.5 * (1 + tanh(x/2)) is exact algebra, never overflows and costs one fast transcendental.  Its error
+    # is absolute (~eps/2), i.e. a relative error of eps / (2 sigmoid(x)): fine above x = -3, useless far
+    # below (it rounds sigmoid(-40) to 0).  There e / (1 + e) with e = exp(x) is exact; such tails are rare,
+    # so they are recomputed afterwards (np.where over the whole array would cost more than the tanh).
+    x = np.asarray(x)
+    t = np.tanh(np.multiply(x, 0.5))
+    t *= 0.5
+    t += 0.5
+    tail = x < _SIGMOID_TAIL
+    if tail.any():
+        if t.ndim == 0:
+            e = np.exp(x)
+            return e / (1 + e)
+        e = np.exp(x[tail])
+        t[tail] = e / (1 + e)
+    return t
 
 
 def _relu(x):

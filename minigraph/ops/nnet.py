@@ -18,6 +18,13 @@ class _AlongAxis(Op):
             raise ValueError(f"{self}: axis {self.axis} does not exist in {x.describe()}")
         return Apply(self, [x], [TensorType(floatx_dtype(x.dtype), x.type.shape)])
 
+    def make_thunk(self, node):
+        # integers are computed in the output's float dtype (numpy alone would make float64 of them)
+        dtype = node.outputs[0].dtype
+        if node.inputs[0].dtype == dtype:
+            return self.perform
+        return lambda x: self.perform(np.asarray(x, dtype=dtype))
+
 
 @op
 class Softmax(_AlongAxis):

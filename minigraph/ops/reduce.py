@@ -42,6 +42,9 @@ def keep_axes(g, axes, keepdims, ndim):
     return T.dimshuffle(g, *pattern)
 
 
+_UFUNC = {np.sum: np.add, np.prod: np.multiply, np.max: np.maximum, np.min: np.minimum}
+
+
 @op
 class Reduce(Op):
     """Base: a numpy reduction over ``axes``."""
@@ -64,6 +67,15 @@ class Reduce(Op):
     def perform(self, x):
         r = type(self).fn(x, axis=self.axes, keepdims=self.keepdims)
         return r.astype(self.out_dtype(x.dtype), copy=False) if hasattr(r, "astype") else r
+
+    def make_thunk(self, node):
+        # Sum/Prod/Max/Min of floats: the ufunc's reduce, without numpy's Python-level wrappers
+        ufunc = _UFUNC.get(type(self).fn)
+        if ufunc is None or node.inputs[0].dtype != node.outputs[0].dtype or not TensorType(
+                node.inputs[0].dtype, ()).is_float:
+            return self.perform
+        axes, keepdims = self.axes, self.keepdims
+        return lambda x: ufunc.reduce(x, axis=axes, keepdims=keepdims)
 
     def __str__(self):
         name = type(self).__name__.lower()

@@ -395,6 +395,27 @@ def test_table_covers_the_required_ops():
     assert len(CASES) > 250 and len(GRAD_CASES) > 200
 
 
+@pytest.mark.parametrize("fn", [T.exp, T.sqrt, T.tanh, T.nnet.sigmoid, T.softplus, T.nnet.softmax, T.nnet.log_softmax,
+                                T.mean, lambda i: i / 2, lambda i: i * 0.5, lambda i: T.cast(i, "floatX")],
+                         ids=["exp", "sqrt", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "mean", "div",
+                              "mul-float", "cast-floatX"])
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+def test_float_results_of_integer_inputs_are_floatx(fn, floatx):
+    old = theano.config.floatX
+    theano.config.floatX = floatx
+    try:
+        i = T.ivector("i")
+        out = fn(i)
+        assert out.dtype == floatx
+        got = theano.function([i], out, check=True)(np.array([1, 2, 3], dtype="int32"))  # check: dtypes agree
+    finally:
+        theano.config.floatX = old
+    assert got.dtype == floatx
+    d = T.dvector("d")
+    expected = theano.function([d], fn(d))(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- numerical stability
 
 

@@ -1,0 +1,242 @@
+"""``function``: outputs, updates, shared variables, input checking, config, check mode, rewrites, aliasing."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigraph as theano
+import minigraph.tensor as T
+from minigraph.compile import ExecutionError, UnusedInputError
+from minigraph.rewrite import count_nodes
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def floatx32():
+    old = theano.config.floatX
+    theano.config.floatX = "float32"
+    yield
+    theano.config.floatX = old
+
+
+def test_single_list_and_empty_outputs():
+    x = T.dvector("x")
+    v = np.array([1.0, 2.0])
+    single = theano.function([x], x * 2)(v)
+    assert isinstance(single, np.ndarray)
+    np.testing.assert_array_equal(single, [2.0, 4.0])
+    listed = theano.function([x], [x * 2, x.sum()])(v)
+    assert isinstance(listed, list) and len(listed) == 2
+    assert isinstance(listed[1], np.ndarray) and listed[1].shape == () and listed[1] == 3.0
+    assert theano.function([x], [x * 2])(v)[0].tolist() == [2.0, 4.0]  # a one-element list stays a list
+    assert theano.function([], [])() == []
+    assert theano.function([], None)() == []
+    assert theano.function([x], [], on_unused_input="ignore")(v) == []
+
+
+def test_constant_and_input_outputs():
+    x = T.dvector("x")
+    f = theano.function([x], [x, T.constant(3.0), x + 1])
+    out = f(np.array([1.0]))
+    np.testing.assert_array_equal(out[0], [1.0])
+    assert out[1] == 3.0 and out[1].flags.writeable
+
+
+def test_updates_as_list_dict_and_implicit_shared_values():
+    w = theano.shared(np.array([1.0, 2.0]), "w")
+    x = T.dvector("x")
+    f = theano.function([x], (w * x).sum())
+    assert f(np.ones(2)) == 3.0
+    w.set_value(np.array([5.0, 5.0]))
+    assert f(np.ones(2)) == 10.0  # the shared value is read at each call, not frozen at compile time
+    inc = theano.function([x], [], updates=[(w, w + x)])
+    inc(np.ones(2))
+    np.testing.assert_array_equal(w.get_value(), [6.0, 6.0])
+    dec = theano.function([x], w.sum(), updates={w: w - x})
+    assert dec(np.array([1.0, 2.0])) == 12.0  # outputs see the values from before the updates
+    np.testing.assert_array_equal(w.get_value(), [5.0, 4.0])
+    c = theano.shared(np.int64(0), "c")
+    unused = theano.function([], [], updates=[(c, c + 1)])  # an updated shared variable need not be an output
+    unused()
+    unused()
+    assert int(c.get_value()) == 2
+
+
+def test_update_errors():
+    w = theano.shared(np.zeros(2), "w")
+    x = T.dvector("x")
+    with pytest.raises(TypeError, match=r"update of w.*float32.*cast"):
+        theano.function([x], [], updates=[(w, T.cast(w, "float32"))], on_unused_input="ignore")
+    with pytest.raises(TypeError, match="not a shared variable"):
+        theano.function([x], [], updates=[(x, x + 1)])
+    with pytest.raises(ValueError, match="updated twice"):
+        theano.function([], [], updates=[(w, w + 1), (w, w + 2)])
+    with pytest.raises(TypeError, match="different shape"):
+        theano.function([], [], updates=[(w, T.zeros((3,), dtype="float64"))])
+
+
+@pytest.mark.parametrize("mode", ["raise", "warn", "ignore"])
+def test_on_unused_input(mode):
+    x, y = T.dvector("x"), T.dvector("y")
+    if mode == "raise":
+        with pytest.raises(UnusedInputError, match=r"input\(s\) y float64\(\?\) are not used"):
+            theano.function([x, y], x * 2)
+        return
+    if mode == "warn":
+        with pytest.warns(UserWarning, match="not used"):
+            f = theano.function([x, y], x * 2, on_unused_input="warn")
+    else:
+        f = theano.function([x, y], x * 2, on_unused_input="ignore")
+    np.testing.assert_array_equal(f(np.ones(1), np.ones(5)), [2.0])
+
+
+def test_eval():
+    x = T.dvector("x")
+    assert T.constant(2.0).eval() == 2.0
+    np.testing.assert_array_equal((x * 2).eval({x: np.array([1.0, 3.0])}), [2.0, 6.0])
+    w = theano.shared(np.array([1.0, 2.0]), "w")
+    assert (w ** 2).sum().eval() == 5.0
+
+
+def test_keyword_arguments():
+    x, y = T.dscalar("x"), T.dscalar("y")
+    f = theano.function([x, y], x - y)
+    assert f(y=1.0, x=3.0) == 2.0
+    with pytest.raises(TypeError, match="unknown input name 'z'"):
+        f(1.0, z=2.0)
+
+
+def test_floatx_is_settable(floatx32):
+    assert T.matrix().dtype == "float32"
+    assert T.vector().dtype == "float32"
+    assert T.dmatrix().dtype == "float64"
+    assert theano.shared(1.5).dtype == "float32"
+    assert (T.lvector() * 0.5).dtype == "float32"  # a Python float meeting ints gives floatX
+    assert T.mean(T.lvector()).dtype == "float32"
+    x = T.vector("x")
+    assert theano.function([x], x * 2.0 + 1)(np.ones(2, dtype="float32")).dtype == np.float32
+    with pytest.raises(ValueError, match="floatX must be one of"):
+        theano.config.floatX = "float128"
+
+
+@pytest.mark.parametrize("env", [{"MINIGRAPH_FLOATX": "float32"}, {"THEANO_FLAGS": "device=cpu,floatX=float32"}])
+def test_floatx_from_environment(env):
+    code = ("import minigraph as m, minigraph.tensor as T; "
+            "print(m.config.floatX, T.matrix().dtype, m.shared(0.5).dtype)")
+    full_env = {k: v for k, v in os.environ.items() if k not in ("MINIGRAPH_FLOATX", "THEANO_FLAGS")}
+    full_env.update(env, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd=ROOT,
+                         check=True)
+    assert out.stdout.split() == ["float32", "float32", "float32"]
+
+
+def test_allow_input_downcast():
+    x = T.fvector("x")
+    f = theano.function([x], x * 2)
+    with pytest.raises(TypeError, match=r"input x.*float32.*float64.*allow_input_downcast=True"):
+        f(np.array([1.0, 2.0]))
+    g = theano.function([x], x * 2, allow_input_downcast=True)
+    out = g(np.array([1.0, 2.0]))
+    assert out.dtype == np.float32 and out.tolist() == [2.0, 4.0]
+    strict = theano.function([x], x * 2, allow_input_downcast=False)
+    with pytest.raises(TypeError, match="input x"):
+        strict([1.0, 2.0])
+    np.testing.assert_array_equal(strict(np.array([1, 2], dtype="int16")), [2.0, 4.0])  # lossless casts pass
+    i = T.ivector("i")
+    with pytest.raises(TypeError, match="input i"):
+        theano.function([i], i)(np.array([1, 2], dtype="int64"))
+
+
+def test_python_numbers_are_accepted(floatx32):
+    x, s = T.vector("x"), T.scalar("s")
+    f = theano.function([x, s], x * s)
+    out = f([1.0, 2.5], 0.5)  # Python floats and lists of them go into floatX inputs
+    assert out.dtype == np.float32 and out.tolist() == [0.5, 1.25]
+    assert f([1, 2], 3).tolist() == [3.0, 6.0]
+    d = T.dscalar("d")
+    assert theano.function([d], d * 2)(1.5) == 3.0
+
+
+def test_check_mode_raises_on_first_nan_naming_the_node():
+    x = T.dvector("x")
+    y = T.log(x)            # the first NaN appears here ...
+    z = T.exp(y) * 2 + y    # ... and propagates
+    f = theano.function([x], z, check=True)
+    np.testing.assert_allclose(f(np.array([1.0])), [2.0])
+    pattern = r"(?s)output 0 of log has NaN or Inf.*inputs: x: float64\[2\].*test_compile\.py:\d+"
+    with np.errstate(invalid="ignore"), pytest.raises(ExecutionError, match=pattern):
+        f(np.array([1.0, -1.0]))
+    debug = theano.function([x], z, mode="DebugMode")
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(ExecutionError, match="log"):
+            debug(np.array([-1.0]))
+        assert np.isnan(theano.function([x], z)(np.array([-1.0]))[0])  # without check: NaN comes back
+
+
+def test_rewrite_false_gives_the_same_values():
+    x = T.dmatrix("x")
+    w = theano.shared(np.linspace(-1, 1, 12).reshape(4, 3), "w")
+    h = T.tanh(T.dot(x, w) * 1 + 0)
+    cost = -T.log(T.nnet.softmax(h)).mean() + T.exp(T.log(x ** 2 + 1)).sum() + (h * h + h * h).sum()
+    outs = [cost, *T.grad(cost, [x, w])]
+    v = np.random.default_rng(0).standard_normal((5, 4))
+    on = theano.function([x], outs)(v)
+    off = theano.function([x], outs, rewrite=False)(v)
+    for a, b in zip(on, off):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    old = theano.config.optimizer
+    theano.config.optimizer = "None"
+    try:
+        f = theano.function([x], outs)
+    finally:
+        theano.config.optimizer = old
+    assert count_nodes(f.outputs) == count_nodes(outs)
+
+
+def test_outputs_are_not_aliased_to_shared_storage():
+    w = theano.shared(np.array([1.0, 2.0, 3.0]), "w")
+    x = T.dvector("x")
+    for out in (w, w.T, w[1:], w * 1, T.zero_grad(w), w.reshape((3, 1)), w.copy()):
+        r = theano.function([], out)()
+        r[...] = 99.0
+        np.testing.assert_array_equal(w.get_value(), [1.0, 2.0, 3.0])
+    # an output that is also the new value of a shared variable
+    f = theano.function([x], w + x, updates=[(w, w + x)])
+    r = f(np.zeros(3))
+    r[0] = -5.0
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0, 3.0])
+    # outputs and updates do not alias the caller's arrays either
+    a = np.array([7.0, 8.0, 9.0])
+    r = theano.function([x], x[::-1], updates=[(w, x)])(a)
+    r[0] = 0.0
+    a[1] = 0.0
+    np.testing.assert_array_equal(w.get_value(), [7.0, 8.0, 9.0])
+    np.testing.assert_array_equal(r, [0.0, 8.0, 7.0])
+
+
+def test_shared_variable_basics():
+    v = np.array([1.0, 2.0])
+    w = theano.shared(v, "w")
+    v[0] = 100.0  # shared() copies unless borrow=True
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0])
+    got = w.get_value()
+    got[0] = 50.0
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"expected static shape \(2,\), got \(3,\)"):
+        w.set_value(np.zeros(3))
+    resizable = theano.shared(np.zeros(2), "r", shape=(None,))
+    resizable.set_value(np.zeros(5))
+    assert theano.function([], resizable.sum() + resizable.shape[0])() == 5.0
+    with pytest.raises(TypeError, match="strict"):
+        theano.shared(np.zeros(2), "s", strict=True).set_value([1.0, 2.0])
+
+
+def test_function_name_and_maker_compatibility():
+    x = T.dvector("x")
+    f = theano.function([x], x + 1, name="my fn")
+    assert f.name == "my fn"
+    assert f.maker.fgraph is f
+    assert "mg_my_fn" in f.program.source
