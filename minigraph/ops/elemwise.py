@@ -136,6 +136,11 @@ def _no_grad(self, inputs, outputs, gz):
     return [None] * len(inputs)
 
 
+def _zero_grad(self, inputs, outputs, gz):
+    """Piecewise-constant ops (floor, sign, ...): connected, with a zero gradient, as in Theano."""
+    return [T.zeros_like(i) if np.dtype(i.dtype).kind in "fc" else None for i in inputs]
+
+
 _SIGMOID_TAIL = -3.0
 
 
@@ -332,10 +337,13 @@ _RULES = {
 }
 
 
-_ZERO_GRAD = (FloorDiv, Sign, Floor, Ceil, Round, Lt, Le, Gt, Ge, Eq, Neq, And, Or, Xor, Invert, IsNan, IsInf)
+_ZERO_GRAD = (FloorDiv, Sign, Floor, Ceil, Round)
+_NO_GRAD = (Lt, Le, Gt, Ge, Eq, Neq, And, Or, Xor, Invert, IsNan, IsInf)  # boolean/integer results
 
 
 for _cls, _rule in _RULES.items():
     _cls.pullback = (lambda rule: lambda self, inputs, outputs, gz: rule(inputs, outputs[0], gz[0]))(_rule)
 for _cls in _ZERO_GRAD:
+    _cls.pullback = _zero_grad
+for _cls in _NO_GRAD:
     _cls.pullback = _no_grad

@@ -192,6 +192,8 @@ def mean(x, axis=None, keepdims=False, dtype=None):
     s = sum(x, axes, keepdims)
     if not TensorType(s.dtype, ()).is_float:
         s = cast(s, config.floatX)
+    if dtype is not None:
+        s = cast(s, dtype)
     n = _count(x, axes)
     return true_div(s, cast(n, s.dtype) if isinstance(n, Variable) else n)
 

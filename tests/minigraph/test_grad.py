@@ -264,14 +264,12 @@ def test_grad_wrt_intermediate_variable():
     np.testing.assert_allclose(run(T.grad(cost, y), [x], [v]), 3 + 2 * ey.sum())
 
 
-@pytest.mark.skip(reason="needs scan")
 def test_jacobian():
     x = T.dvector("x")
     J = theano.gradient.jacobian(x ** 2, x)
     np.testing.assert_allclose(run(J, [x], [np.array([1.0, 2.0])]), np.diag([2.0, 4.0]))
 
 
-@pytest.mark.skip(reason="needs scan")
 def test_hessian():
     x = T.dvector("x")
     H = theano.gradient.hessian((x ** 3).sum(), x)

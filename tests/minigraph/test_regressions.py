@@ -54,3 +54,16 @@ def test_generated_loop_stores_an_output_that_is_the_previous_state():
     got_h, got_prev = f(xv, np.zeros(3))
     np.testing.assert_allclose(got_prev[1:], got_h[:-1])
     np.testing.assert_allclose(got_prev[0], np.zeros(3))
+
+
+def test_piecewise_constant_ops_have_zero_gradients_not_disconnected():
+    x = T.vector("x")
+    for op in (T.floor, T.ceil, T.sign, T.round):
+        g = theano.function([x], theano.grad(op(x).sum() + 0 * x.sum(), x))(np.array([0.3, -1.7]))
+        np.testing.assert_array_equal(g, [0.0, 0.0])
+        g = theano.function([x], theano.grad(op(x).sum(), x))(np.array([0.3, -1.7]))
+        np.testing.assert_array_equal(g, [0.0, 0.0])
+
+
+def test_mean_honours_its_dtype():
+    assert T.mean(T.imatrix("m"), dtype="float32").dtype == "float32"
