@@ -206,13 +206,21 @@ class Scan:
                             f"{np.shape(carries[k])} but step 0 returns shape {np.shape(outs[k])}; the initial "
                             "state must have the shape of the step's output")
                 traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
-                ys = [np.empty((n,) + np.shape(y), v.dtype) for y, v in zip(outs[nc:nc + ny], self.ys)]
-                # ys that the specialised step computes as constants are filled once, not per step
-                varying = [j for j in range(ny) if not isinstance(program.outputs[nc + j], Constant)]
-                for j in range(ny):
-                    if j not in varying:
-                        ys[j][...] = outs[nc + j]
-                y_stores = [(ys[j], nc + j) for j in varying]
+                # ys that the specialised step computes as constants are filled once, not per step, and
+                # ys it computes as one same variable (gradients that differed only by a no-op
+                # reduction) share one buffer
+                ys, first, y_stores = [], {}, []
+                for j, (y, v) in enumerate(zip(outs[nc:nc + ny], self.ys)):
+                    o = program.outputs[nc + j]
+                    if id(o) in first and not isinstance(o, Constant):
+                        ys.append(ys[first[id(o)]])
+                        continue
+                    first[id(o)] = j
+                    ys.append(np.empty((n,) + np.shape(y), v.dtype))
+                    if isinstance(o, Constant):
+                        ys[j][...] = y
+                    else:
+                        y_stores.append((ys[j], nc + j))
                 sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
                 # a fully static specialised step returns the same shapes at every step
                 check_shapes = not getattr(program, "fully_static", False)
@@ -517,7 +525,11 @@ def _residuals(forward_outputs, placeholders, p_nonseq, back_outputs):
                 take(v)
     for v in back_outputs:
         take(v)
-    return found
+    # A view (slice, dimshuffle) of another stored value is re-taken from it in the backward step
+    # rather than stored twice: the gates sliced out of one fused sigmoid, say.
+    stored = {id(v) for v in found}
+    return [v for v in found if not (isinstance(v.owner.op, (DimShuffle, Subtensor)) and len(v.owner.inputs) == 1
+                                     and id(v.owner.inputs[0]) in stored)]
 
 
 def _stand_in(v, ph):
