@@ -210,6 +210,53 @@ def fuse_step_dots(node):
 
 
 @local_rule
+def regroup_sums(node):
+    """(x_t W + h W_h) + b -> (x_t W + b) + h W_h inside a step: terms that do not depend on the
+    carries are added first, so that pushout_sequence computes their sum for all steps at once
+    (the LSTM's bias joins the input projection outside the loop)."""
+    if not _is_scan(node):
+        return None
+    op = node.op
+    kind, nodes = _kinds(op)
+    uses = {}
+    for n in nodes:
+        for v in n.inputs:
+            uses[id(v)] = uses.get(id(v), 0) + 1
+    for v in op.inner_outputs:
+        uses[id(v)] = uses.get(id(v), 0) + 1
+
+    def terms(v, dtype):
+        # flatten a tree of additions whose inner sums are used only here
+        if (v.owner is not None and isinstance(v.owner.op, e.Add) and v.dtype == dtype
+                and (uses.get(id(v), 0) == 1)):
+            return terms(v.owner.inputs[0], dtype) + terms(v.owner.inputs[1], dtype)
+        return [v]
+
+    swap = {}
+    for n in nodes:
+        out = n.outputs[0]
+        if not isinstance(n.op, e.Add) or kind[id(out)] != "var":
+            continue
+        flat = terms(n.inputs[0], out.dtype) + terms(n.inputs[1], out.dtype)
+        fixed = [t for t in flat if kind.get(id(t), "inv") != "var"]
+        moving = [t for t in flat if kind.get(id(t), "inv") == "var"]
+        if len(fixed) < 2 or not moving or any(t.dtype != out.dtype for t in flat):
+            continue
+        if n.inputs[0] in fixed or all(kind.get(id(i), "inv") != "var" for i in n.inputs[:1]):
+            continue  # already grouped: the left operand holds the fixed terms
+        total = fixed[0]
+        for t in fixed[1:] + moving:
+            total = e.Add()(total, t)
+        if total.type == out.type:
+            swap[out] = total
+    if not swap:
+        return None
+    parts = _Parts(node)
+    parts.replace(swap)
+    return parts.build().outputs
+
+
+@local_rule
 def pushout_sums(node):
     """sum_t dot(a_t.T, b_t) -> one product of the stacked a and b after the loop;
     sum_t outer(a_t, b_t) likewise; sum_t sum_to_shape(g_t, w) -> one sum_to_shape of the stack."""
