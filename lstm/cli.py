@@ -19,7 +19,7 @@ import re
 import sys
 import time
 
-from .files import nonneg_int, positive_float, positive_int
+from .files import positive_float, positive_int
 
 __all__ = ["main", "build_parser"]
 

@@ -87,7 +87,7 @@ class Program:
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
-        lines, line_of_node = [], {}
+        lines = []
         for pos, node in enumerate(self.nodes):
             fn = f"f{pos}"
             env[fn] = node.op.make_thunk(node)
@@ -97,19 +97,17 @@ class Program:
                 names[id(o)] = f"v{pos}_{j}"
                 outs.append(names[id(o)])
             target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
-            line_of_node[len(lines)] = pos
             lines.append(f"{indent}{target} = {fn}({ins})")
             dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
                 lines.append(f"{indent}del {', '.join(dead)}")
-        return lines, args, [name_of(v) for v in self.outputs], env, line_of_node
+        return lines, args, [name_of(v) for v in self.outputs], env
 
     def _generate(self):
-        body, args, outs, env, line_of_node = self._emit("    ")
+        body, args, outs, env = self._emit("    ")
         lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"] + body
         lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
-        self.line_of_node = {k + 2: v for k, v in line_of_node.items()}
         self.source = "\n".join(lines)
         exec(compile(self.source, f"<minigraph {self.name}>", "exec"), env)
         return env["mg_" + _identifier(self.name)]
@@ -127,7 +125,7 @@ class Program:
         cache = self.__dict__.setdefault("_loops", {})
         if key in cache:
             return cache[key]
-        body, args, outs, env, _ = self._emit(" " * 12)
+        body, args, outs, env = self._emit(" " * 12)
         env["np_add"] = np.add
         seqs = [f"S{i}" for i in range(n_seqs)]
         nonseq = args[n_seqs + n_carry:]

@@ -540,7 +540,7 @@ def graph_inputs(outputs, stop_at=()):
 
 
 @paused_gc
-def clone_replace(outputs, replace=None, rebuild=None):
+def clone_replace(outputs, replace=None):
     """Copy the graph of ``outputs`` with variables substituted per ``replace`` ({old: new}).
 
     Nodes that depend on a replaced variable are rebuilt through ``make_node``,

@@ -26,7 +26,7 @@ import numpy as np
 
 from .compile import ExecutionError, Program
 from .grad import backprop
-from .graph import (Apply, Constant, Op, SharedVariable, TensorType, Variable, as_variable, clone_replace,
+from .graph import (Apply, Constant, Op, SharedVariable, TensorType, as_variable, clone_replace,
                     graph_inputs, op, toposort)
 
 
@@ -369,7 +369,7 @@ def _scan_pullback(op, inputs, outputs, cotangents):
     if op.truncate_gradient == 0:  # no step is differentiated: the gradient is zero (and has no loop)
         return [None] + [T.zeros_like(v) if _is_float(v) else None for v in outer]
     ns, nc, ny = op.n_seqs, op.n_carry, op.n_ys
-    seqs, inits, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
+    seqs, inits = outer[:ns], outer[ns:ns + nc]
     P = op.inner_inputs
     p_seq, p_carry, p_nonseq = P[:ns], P[ns:ns + nc], P[ns + nc:]
     O = op.inner_outputs

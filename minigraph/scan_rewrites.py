@@ -132,7 +132,6 @@ def fuse_dots(outputs):
     The seed tutorial's LSTM computes eight small products per step; fused, it is two (and the
     input one then moves out of the loop).  Returns new outputs, or None when nothing fused.
     """
-    from . import tensor as T
     groups = {}
     for n in toposort(outputs):
         if isinstance(n.op, la.Dot) and n.inputs[1].ndim == 2 and n.inputs[1].type.shape[1] is not None:

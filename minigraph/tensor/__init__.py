@@ -422,4 +422,23 @@ def tensordot(a, b, axes=2):
 from ..grad import Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian, zero_grad  # noqa: E402
 from . import nnet  # noqa: E402
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np",)]
+__all__ = [  # the T namespace, as in theano.tensor
+    "Constant", "Lop", "Rop", "ShapeError", "TensorType", "Variable", "abs", "abs_", "add", "alloc", "and_",
+    "arange", "argmax", "argmin", "as_tensor", "as_tensor_variable", "as_variable", "batched_dot", "bcol",
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "bmatrix", "brow", "bscalar", "btensor3",
+    "btensor4", "bvector", "cast", "ccol", "ceil", "clip", "cmatrix", "col", "concatenate", "config",
+    "constant", "cos", "crow", "cscalar", "ctensor3", "ctensor4", "cvector", "dcol", "dimshuffle",
+    "disconnected_grad", "dmatrix", "dot", "drow", "dscalar", "dtensor3", "dtensor4", "dvector", "eq",
+    "exp", "expand_dims", "expm1", "fcol", "fill", "flatten", "floor", "floor_div", "fmatrix", "frow",
+    "fscalar", "ftensor3", "ftensor4", "fvector", "ge", "getitem", "grad", "grad_clip", "gt", "hessian",
+    "icol", "identity", "imatrix", "inc_subtensor", "int_div", "inv", "invert", "irow", "iscalar", "isinf",
+    "isnan", "itensor3", "itensor4", "ivector", "jacobian", "join", "lcol", "le", "lmatrix", "log", "log1p",
+    "lrow", "lscalar", "lt", "ltensor3", "ltensor4", "lvector", "matmul", "matrix", "max", "maximum",
+    "mean", "min", "minimum", "mod", "mul", "neg", "neq", "nnet", "normalize_axis", "ones", "ones_like",
+    "or_", "outer", "pow", "prod", "reciprocal", "relu", "reshape", "round", "row", "scalar",
+    "set_subtensor", "shape", "shape_i", "shared", "sigmoid", "sign", "sin", "softplus", "specify_shape",
+    "sqr", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "switch", "tanh",
+    "tensor", "tensor3", "tensor4", "tensor_copy", "tensordot", "transpose", "true_div", "var", "vector",
+    "wcol", "where", "wmatrix", "wrow", "wscalar", "wtensor3", "wtensor4", "wvector", "xor", "zcol",
+    "zero_grad", "zeros", "zeros_like", "zmatrix", "zrow", "zscalar", "ztensor3", "ztensor4", "zvector",
+]
