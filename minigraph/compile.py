@@ -151,28 +151,28 @@ class Program:
 
     def explain(self, args, exc):
         """Re-run node by node to find which node raised ``exc``; return an ExecutionError for it."""
-        values = {id(v): a for v, a in zip(self.inputs + self.shared, args)}
-        for node in self.nodes:
-            ins = [v.data if isinstance(v, Constant) else values[id(v)] for v in node.inputs]
-            try:
-                out = node.op.make_thunk(node)(*ins)
-            except Exception as inner:  # noqa: BLE001 - we re-raise with context
-                return ExecutionError(f"{self.name}: " + describe_failure(node, ins, inner))
-            for o, val in zip(node.outputs, out if _returns_tuple(node) else [out]):
-                values[id(o)] = val
+        try:
+            self._interpret(args, check=False)
+        except ExecutionError as err:
+            return err
         return None
 
     def run_checked(self, *args):
         """Interpret node by node, checking every value against its static type and for NaN/Inf."""
+        return self._interpret(args, check=True)
+
+    def _interpret(self, args, check):
+        """Run the schedule one node at a time; a failing node raises ExecutionError naming it."""
         values = {id(v): a for v, a in zip(self.inputs + self.shared, args)}
         for node in self.nodes:
             ins = [v.data if isinstance(v, Constant) else values[id(v)] for v in node.inputs]
             try:
                 out = node.op.make_thunk(node)(*ins)
-            except Exception as inner:  # noqa: BLE001
+            except Exception as inner:  # noqa: BLE001 - re-raised with the node that failed
                 raise ExecutionError(f"{self.name}: " + describe_failure(node, ins, inner)) from inner
             for o, val in zip(node.outputs, out if _returns_tuple(node) else [out]):
-                _check_value(node, o, val, ins)
+                if check:
+                    _check_value(node, o, val, ins)
                 values[id(o)] = val
         return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
 
@@ -293,7 +293,7 @@ class Function:
         use_rewrites = (config.optimizer != "None") if rewrite is None else rewrite
         if use_rewrites:
             from .rewrite import rewrite_graph
-            all_outputs = rewrite_graph(all_outputs, inputs=inputs + shared)
+            all_outputs = rewrite_graph(all_outputs)
         self.inputs = inputs
         self.outputs = all_outputs[:len(outputs)]
         self.updates = [(s, u) for (s, _), u in zip(updates, all_outputs[len(outputs):])]

@@ -120,8 +120,8 @@ PRE_PASSES = []   # whole-graph passes before the local rules: outputs -> output
 POST_PASSES = []  # whole-graph passes after them: outputs -> new outputs, or None when nothing changed
 
 
-def rewrite_graph(outputs, inputs=(), rules=None):
-    """Rewritten copies of ``outputs`` (the originals are untouched; ``inputs`` are kept as they are).
+def rewrite_graph(outputs, rules=None):
+    """Rewritten copies of ``outputs`` (the originals are untouched).
 
     Whole-graph passes (e.g. scan pruning) that change something trigger
     another round of local rules, at most a few times.

@@ -131,7 +131,7 @@ class Scan:
         """
         if self._program is None:
             from .rewrite import rewrite_graph
-            outs = rewrite_graph(self.inner_outputs, inputs=self.inner_inputs)
+            outs = rewrite_graph(self.inner_outputs)
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
         if args is None:
             return self._program

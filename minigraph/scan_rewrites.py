@@ -43,6 +43,12 @@ class _Parts:
         self.ys = list(op.ys)
         self.sums = list(op.sums)
 
+    def lift(self, values, label):
+        """Replace step values by new placeholders (returned); the caller feeds them from outside."""
+        phs = [v.type(v.name or label) for v in values]
+        self.replace(dict(zip(values, phs)))
+        return phs
+
     def replace(self, swap):
         """Substitute inner variables in all step outputs at once (shared subgraphs stay shared)."""
         n1, n2 = len(self.carries), len(self.carries) + len(self.ys)
@@ -63,6 +69,26 @@ class _Parts:
         new = new_op.make_node(node.inputs[0], *outer)
         new.tag.trace, new.tag.grad_of = node.tag.trace, node.tag.grad_of
         return new
+
+
+def _frontier(op, nodes, kind, reader_kinds, pick):
+    """The values, each once and in graph order, that step nodes of ``reader_kinds`` read or that the
+    step returns, as mapped by ``pick`` (None: not wanted) — what a push-out moves out of the loop."""
+    found, seen = [], set()
+
+    def visit(v):
+        v = pick(v)
+        if v is not None and id(v) not in seen:
+            seen.add(id(v))
+            found.append(v)
+
+    for n in nodes:
+        if kind[id(n.outputs[0])] in reader_kinds:
+            for v in n.inputs:
+                visit(v)
+    for v in op.inner_outputs:
+        visit(v)
+    return found
 
 
 def _kinds(op):
@@ -327,19 +353,8 @@ def pushout_invariant(node):
         return None
     op = node.op
     kind, nodes = _kinds(op)
-    targets, seen = [], set()
-
-    def want(v):
-        if kind.get(id(v)) == "inv" and v.owner is not None and id(v) not in seen:
-            seen.add(id(v))
-            targets.append(v)
-
-    for n in nodes:
-        if kind[id(n.outputs[0])] != "inv":
-            for v in n.inputs:
-                want(v)
-    for v in op.inner_outputs:
-        want(v)
+    targets = _frontier(op, nodes, kind, ("seq", "var"),
+                        lambda v: v if kind.get(id(v)) == "inv" and v.owner is not None else None)
     targets = [v for v in targets if not (isinstance(v.owner.op, b.Alloc) and v.owner.inputs[0].ndim == 0
                                           and kind.get(id(v.owner.inputs[1])) != "inv")]
     if not targets:
@@ -347,9 +362,7 @@ def pushout_invariant(node):
     parts = _Parts(node)
     to_outer = {ph: o for ph, o in parts.nonseq}
     outer_vals = clone_replace(targets, to_outer)
-    new_ph = [v.type(v.name or "hoisted") for v in targets]
-    swap = dict(zip(targets, new_ph))
-    parts.replace(swap)
+    new_ph = parts.lift(targets, "hoisted")
     parts.nonseq += list(zip(new_ph, outer_vals))
     return parts.build().outputs
 
@@ -429,26 +442,15 @@ def pushout_sequence(node):
     # roots: batched values read by per-step ('var') nodes or returned as outputs.  A mere view
     # (dimshuffle) of a sequence gains nothing from batching and would hide patterns from
     # pushout_sums, so the view stays inside and its input is the root.
-    roots, seen = [], set()
-
     def root(v):
         while v.owner is not None and isinstance(v.owner.op, sh.DimShuffle):
             v = v.owner.inputs[0]
-        if id(v) in batched and id(v) not in seen:
-            seen.add(id(v))
-            roots.append(v)
+        return v if id(v) in batched else None
 
-    for n in nodes:
-        if kind[id(n.outputs[0])] == "var":
-            for v in n.inputs:
-                root(v)
-    for v in op.inner_outputs:
-        root(v)
+    roots = _frontier(op, nodes, kind, ("var",), root)
     if not roots:
         return None
-    new_ph = [v.type(v.name or "pushed") for v in roots]
-    swap = dict(zip(roots, new_ph))
-    parts.replace(swap)
+    new_ph = parts.lift(roots, "pushed")
     parts.seq += [(ph, batched[id(v)]) for ph, v in zip(new_ph, roots)]
     return parts.build().outputs
 
