@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .config import config
+from .ops.elemwise import Elemwise, fits_inside
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
                     toposort)
 
@@ -87,11 +88,14 @@ class Program:
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
+        reuse = _buffer_reuse(self.nodes, last_use, keep)
         lines = []
         for pos, node in enumerate(self.nodes):
             fn = f"f{pos}"
             env[fn] = node.op.make_thunk(node)
             ins = ", ".join(name_of(v) for v in node.inputs)
+            if pos in reuse:
+                ins += f", out={names[id(reuse[pos])]}"
             outs = []
             for j, o in enumerate(node.outputs):
                 names[id(o)] = f"v{pos}_{j}"
@@ -133,7 +137,9 @@ class Program:
         bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
         lines = [f"def mg_loop(t0, n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = t0", "    try:",
                  "        for t in range(t0, n):"]
-        lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs)]
+        # slice only the sequences this specialisation still reads (folded constants are not)
+        used = {id(v) for node in self.nodes for v in node.inputs} | {id(v) for v in self.outputs}
+        lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs) if id(self.inputs[i]) in used]
         lines += body
         # store ys and sums before the carries are rebound: an output may be a carry's old value
         lines += [f"            Y{j}[t] = {outs[pos]}" for j, pos in enumerate(ys)]
@@ -175,6 +181,43 @@ class Program:
                     _check_value(node, o, val, ins)
                 values[id(o)] = val
         return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
+
+
+def _buffer_reuse(nodes, last_use, keep):
+    """{position: input} for elementwise nodes that can write their result into a dead input's buffer.
+
+    The input must be a fresh array (made by an op that never returns a view of its inputs), read for
+    the last time by this node, not a program output, with the result's dtype and exactly the result's
+    shape (every other input fits inside it), and no view of it may be read later.  The output of an op
+    not known to be fresh counts as a possible view of all its inputs.
+    """
+    fresh, reuse = set(), {}
+    roots, views = {}, {}  # value id -> fresh arrays it may view; fresh id -> values that may view it
+    end = len(nodes)
+
+    def live_after(i, pos):
+        return (end if i in keep else last_use.get(i, -1)) > pos
+
+    for pos, node in enumerate(nodes):
+        out = node.outputs[0]
+        if isinstance(node.op, Elemwise) and node.op.fresh and len(node.outputs) == 1 and out.ndim:
+            thunk = node.op.make_thunk(node)
+            for v in dict.fromkeys(node.inputs) if isinstance(thunk, np.ufunc) else ():
+                if (id(v) in fresh and last_use.get(id(v)) == pos and id(v) not in keep
+                        and v.dtype == out.dtype and v.type.shape == out.type.shape
+                        and all(fits_inside(w, v) for w in node.inputs if w is not v)
+                        and not any(live_after(w, pos) for w in views.get(id(v), ()))):
+                    reuse[pos] = v
+                    break
+        for o in node.outputs:
+            if getattr(node.op, "fresh", False):
+                fresh.add(id(o))
+                continue
+            # o may view any of its inputs, and whatever they view
+            roots[id(o)] = set().union(*({id(v)} if id(v) in fresh else roots.get(id(v), ()) for v in node.inputs))
+            for r in roots[id(o)]:
+                views.setdefault(r, []).append(id(o))
+    return reuse
 
 
 def _returns_tuple(node):

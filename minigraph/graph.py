@@ -195,7 +195,7 @@ class Op:
     nout = 1
     foldable = True      # constant folding may run it at compile time
     broadcasts = False   # the grad driver sums input gradients back to the input's shape
-    view_map = None
+    fresh = False        # the output never shares memory with an input (the compiler may reuse its buffer)
 
     def __call__(self, *inputs):
         node = self.make_node(*inputs)

@@ -48,7 +48,6 @@ class Scan:
     nout = None
     foldable = False
     broadcasts = False
-    view_map = None
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carry, n_sums=0, n_steps_given=True, keep=None,
                  name="scan", origin=None, truncate_gradient=-1):

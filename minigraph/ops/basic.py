@@ -137,6 +137,8 @@ class SumToShape(Op):
 class Shape(Op):
     """The shape of a tensor as an int64 vector."""
 
+    fresh = True
+
     def make_node(self, x):
         x = as_variable(x)
         return Apply(self, [x], [TensorType("int64", (x.ndim,))])
@@ -157,6 +159,8 @@ class Shape(Op):
 @op
 class ShapeI(Op):
     """``x.shape[i]`` as an int64 scalar."""
+
+    fresh = True
 
     i: int
 

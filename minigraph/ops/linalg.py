@@ -28,6 +28,8 @@ def _rows(x):
 class Dot(Op):
     """numpy.dot for 1-D and 2-D operands, and (..., k) x (k, n) -> (..., n)."""
 
+    fresh = True
+
     def make_node(self, a, b):
         a, b = as_variable(a), as_variable(b)
         if a.ndim == 0 or b.ndim == 0:
@@ -68,6 +70,8 @@ class Dot(Op):
 class Matmul(Op):
     """Batched matrix product with broadcasting batch axes (numpy.matmul), both operands >= 2-D."""
 
+    fresh = True
+
     broadcasts = True
 
     def make_node(self, a, b):
@@ -96,6 +100,8 @@ class Matmul(Op):
 @op
 class Tensordot(Op):
     """Sum over the first ``n`` axes of both operands: out[I, J] = sum_K a[K, I] b[K, J] (n = 0: outer)."""
+
+    fresh = True
 
     n: int
 

@@ -97,6 +97,8 @@ class Reshape(Op):
 class Concatenate(Op):
     """Join tensors along an existing axis."""
 
+    fresh = True
+
     axis: int
 
     def make_node(self, *xs):
@@ -149,6 +151,8 @@ class Concatenate(Op):
 @op
 class Stack(Op):
     """Join same-shaped tensors along a new axis."""
+
+    fresh = True
 
     axis: int = 0
 

@@ -240,3 +240,47 @@ def test_function_name_and_maker_compatibility():
     assert f.name == "my fn"
     assert f.maker.fgraph is f
     assert "mg_my_fn" in f.program.source
+
+
+def _reused(f):
+    """Lines of the generated code that write into a dead input's buffer."""
+    return [line.strip() for line in f.program.source.splitlines() if "out=" in line]
+
+
+def test_results_are_written_into_dead_buffers():
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    c = T.dvector("c")
+    f = theano.function([a, b, c], T.tanh(T.dot(a, b) + c) * 2.0)
+    assert len(_reused(f)) >= 1  # the bias add goes into the product's buffer
+    A, B, C = np.ones((2, 3)), np.full((3, 4), 0.1), np.arange(4.0)
+    np.testing.assert_allclose(f(A, B, C), np.tanh(A @ B + C) * 2.0)
+
+
+def test_no_buffer_is_reused_while_a_view_of_it_is_alive():
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    d = T.dot(a, b)
+    view = d[:, :2]                    # a view of d's buffer, read after d's last direct use
+    e = T.exp(d)
+    f = theano.function([a, b], (e * 2.0)[:, :2] + view, rewrite=False)
+    A, B = np.full((2, 3), 0.5), np.arange(12.0).reshape(3, 4) / 10
+    D = A @ B
+    np.testing.assert_allclose(f(A, B), (np.exp(D) * 2.0)[:, :2] + D[:, :2])
+    g = theano.function([a, b], [d.T, T.exp(d)])  # an output viewing d: d must stay intact
+    t, ex = g(A, B)
+    np.testing.assert_allclose(t, D.T)
+    np.testing.assert_allclose(ex, np.exp(D))
+    h = theano.function([a, b], [d, d + 1.0])      # an output itself is never overwritten
+    np.testing.assert_allclose(h(A, B)[0], D)
+
+
+def test_buffers_of_inputs_shared_variables_and_broadcast_results_are_not_reused():
+    x = T.dmatrix("x")
+    w = theano.shared(np.ones((1, 3)), "w")
+    v = T.dvector("v")
+    f = theano.function([x, v], [x * 2.0, w + 1.0, T.exp(v) + x])
+    assert _reused(f) == []  # exp(v) is fresh but smaller than the broadcast result
+    X, V = np.ones((2, 3)), np.zeros(3)
+    out = f(X, V)
+    np.testing.assert_array_equal(X, 1.0)
+    np.testing.assert_array_equal(w.get_value(), 1.0)
+    np.testing.assert_allclose(out[2], np.exp(V) + X)
