@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .config import config
-from .ops.elemwise import Elemwise, fits_inside
+from .buffers import plan_buffers
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
                     toposort)
 
@@ -55,10 +55,11 @@ class Program:
         self.name = name
         self.run = self._generate()
 
-    def _emit(self, indent):
+    def _emit(self, indent, slots=None):
         """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
-        names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions and the
-        environment (thunks ``f*``, constants ``k*``) the lines run in."""
+        names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions, the
+        environment (thunks ``f*``, constants ``k*``) the lines run in, and the output positions
+        whose ``slots`` (see ``plan_buffers``) the lines fill themselves."""
         names, env = {}, {"_asarray": np.asarray}
         args = []
         for i, v in enumerate(self.inputs):
@@ -88,28 +89,38 @@ class Program:
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
-        reuse = _buffer_reuse(self.nodes, last_use, keep)
+        plan = plan_buffers(self.nodes, self.outputs, keep, last_use, slots)
+        env.update(plan.env)
         lines = []
         for pos, node in enumerate(self.nodes):
             fn = f"f{pos}"
             env[fn] = node.op.make_thunk(node)
-            ins = ", ".join(name_of(v) for v in node.inputs)
-            if pos in reuse:
-                ins += f", out={names[id(reuse[pos])]}"
-            outs = []
-            for j, o in enumerate(node.outputs):
-                names[id(o)] = f"v{pos}_{j}"
-                outs.append(names[id(o)])
-            target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
-            lines.append(f"{indent}{target} = {fn}({ins})")
+            lines += [f"{indent}{b} = _empty(*_shape{b[1:]})" for b in plan.before.get(pos, ())]
+            outs = [f"v{pos}_{j}" for j in range(len(node.outputs))]
+            if pos in plan.joined:  # the pieces are already in place: copy the others, then take the buffer
+                buf, copies, _ = plan.joined[pos]
+                lines += [f"{indent}{buf}[{ix}] = {name_of(x)}" for ix, x in copies]
+                lines.append(f"{indent}{outs[0]} = {buf}")
+                if any(buf in names_ for names_ in plan.before.values()):
+                    lines.append(f"{indent}del {buf}")
+            else:
+                ins = ", ".join(name_of(v) for v in node.inputs)
+                if pos in plan.out:
+                    ins += f", out={plan.out[pos]}"
+                elif pos in plan.reuse:
+                    ins += f", out={names[id(plan.reuse[pos])]}"
+                target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
+                lines.append(f"{indent}{target} = {fn}({ins})")
+            for o, name in zip(node.outputs, outs):
+                names[id(o)] = name
             dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
                 lines.append(f"{indent}del {', '.join(dead)}")
-        return lines, args, [name_of(v) for v in self.outputs], env
+        return lines, args, [name_of(v) for v in self.outputs], env, plan.stored
 
     def _generate(self):
-        body, args, outs, env = self._emit("    ")
+        body, args, outs, env, _ = self._emit("    ")
         lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"] + body
         lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
         self.source = "\n".join(lines)
@@ -129,7 +140,10 @@ class Program:
         cache = self.__dict__.setdefault("_loops", {})
         if key in cache:
             return cache[key]
-        body, args, outs, env = self._emit(" " * 12)
+        # step outputs stored every step are computed straight into their rows where the plan allows
+        slots = {pos: f"Y{j}[t]" for j, pos in enumerate(ys)}
+        slots.update({k: f"TR{k}[t]" for k in traced if k not in slots})
+        body, args, outs, env, stored = self._emit(" " * 12, slots)
         env["np_add"] = np.add
         seqs = [f"S{i}" for i in range(n_seqs)]
         nonseq = args[n_seqs + n_carry:]
@@ -142,11 +156,11 @@ class Program:
         lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs) if id(self.inputs[i]) in used]
         lines += body
         # store ys and sums before the carries are rebound: an output may be a carry's old value
-        lines += [f"            Y{j}[t] = {outs[pos]}" for j, pos in enumerate(ys)]
+        lines += [f"            Y{j}[t] = {outs[pos]}" for j, pos in enumerate(ys) if pos not in stored]
         lines += [f"            np_add(ACC{j}, {outs[pos]}, out=ACC{j})" for j, pos in enumerate(sums)]
         if carries:
             lines.append(f"            {', '.join(carries)}, = {', '.join(outs[k] for k in range(n_carry))},")
-        lines += [f"            TR{k}[t] = {carries[k]}" for k in traced]
+        lines += [f"            TR{k}[t] = {carries[k]}" for k in traced if k not in stored]
         lines += ["    except Exception as exc:", "        exc.mg_step = t", "        raise",
                   f"    return ({', '.join(carries)}{',' if carries else ''})"]
         source = "\n".join(lines)
@@ -181,43 +195,6 @@ class Program:
                     _check_value(node, o, val, ins)
                 values[id(o)] = val
         return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
-
-
-def _buffer_reuse(nodes, last_use, keep):
-    """{position: input} for elementwise nodes that can write their result into a dead input's buffer.
-
-    The input must be a fresh array (made by an op that never returns a view of its inputs), read for
-    the last time by this node, not a program output, with the result's dtype and exactly the result's
-    shape (every other input fits inside it), and no view of it may be read later.  The output of an op
-    not known to be fresh counts as a possible view of all its inputs.
-    """
-    fresh, reuse = set(), {}
-    roots, views = {}, {}  # value id -> fresh arrays it may view; fresh id -> values that may view it
-    end = len(nodes)
-
-    def live_after(i, pos):
-        return (end if i in keep else last_use.get(i, -1)) > pos
-
-    for pos, node in enumerate(nodes):
-        out = node.outputs[0]
-        if isinstance(node.op, Elemwise) and node.op.fresh and len(node.outputs) == 1 and out.ndim:
-            thunk = node.op.make_thunk(node)
-            for v in dict.fromkeys(node.inputs) if isinstance(thunk, np.ufunc) else ():
-                if (id(v) in fresh and last_use.get(id(v)) == pos and id(v) not in keep
-                        and v.dtype == out.dtype and v.type.shape == out.type.shape
-                        and all(fits_inside(w, v) for w in node.inputs if w is not v)
-                        and not any(live_after(w, pos) for w in views.get(id(v), ()))):
-                    reuse[pos] = v
-                    break
-        for o in node.outputs:
-            if getattr(node.op, "fresh", False):
-                fresh.add(id(o))
-                continue
-            # o may view any of its inputs, and whatever they view
-            roots[id(o)] = set().union(*({id(v)} if id(v) in fresh else roots.get(id(v), ()) for v in node.inputs))
-            for r in roots[id(o)]:
-                views.setdefault(r, []).append(id(o))
-    return reuse
 
 
 def _returns_tuple(node):

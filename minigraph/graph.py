@@ -205,6 +205,11 @@ class Op:
         """A callable taking input values and returning the output value(s); override to specialise."""
         return self.perform
 
+    def writes_into(self, node):
+        """Whether ``make_thunk(node)`` accepts ``out=``, a buffer of the result's shape and dtype that it
+        fills and returns: "any" (any strides), "contiguous" (C-ordered only) or None."""
+        return None
+
     def perform(self, *inputs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.perform")
 

@@ -121,6 +121,10 @@ class Elemwise(Op):
             return fn
         return lambda *args: np.asarray(fn(*args)).astype(want, copy=False)
 
+    def writes_into(self, node):
+        thunk = self.make_thunk(node)
+        return "any" if self.fresh and (isinstance(thunk, np.ufunc) or getattr(thunk, "takes_out", False)) else None
+
     def perform(self, *inputs):
         return type(self).fn(*inputs)
 
@@ -145,7 +149,14 @@ def _zero_grad(self, inputs, outputs, gz):
 _EXP_LIMIT = {}  # float dtype -> largest argument exp takes without overflowing
 
 
-def _sigmoid(x):
+def _takes_out(fn):
+    """Mark a forward function that accepts ``out=`` (an array not aliasing its inputs)."""
+    fn.takes_out = True
+    return fn
+
+
+@_takes_out
+def _sigmoid(x, out=None):
     # 1 / (1 + exp(-x)) keeps full relative precision in both tails (sigmoid(-700) is right to the last
     # bit in float64, where 0.5 + 0.5 tanh(x/2) would round everything below x = -40 to 0).  Only exp(-x)
     # can overflow; clipping -x at log(max) first costs one cheap pass and keeps numpy from warning, and
@@ -159,7 +170,7 @@ def _sigmoid(x):
         limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
     if x.ndim == 0:
         return x.dtype.type(1) / (1 + np.exp(min(-x, limit)))
-    t = np.negative(x)
+    t = np.negative(x, out=out)
     np.minimum(t, limit, out=t)
     np.exp(t, out=t)
     t += 1
@@ -262,12 +273,13 @@ class Clip(Elemwise):
 class TanhGrad(Elemwise):
     """g * (1 - y*y): the tanh pullback in terms of the forward output y."""
 
-    def perform(self, y, g):
-        r = np.multiply(y, y)
+    @_takes_out
+    def perform(self, y, g, out=None):
+        r = np.multiply(y, y, out=out if out is not None and out.shape == np.shape(y) else None)
         if type(r) is not np.ndarray:
-            return (1 - r) * g
+            return np.multiply(1 - r, g, out=out)
         np.subtract(1, r, out=r)
-        return np.multiply(r, g, out=r) if r.shape == np.shape(g) else r * g
+        return np.multiply(r, g, out=r) if r.shape == np.shape(g) else np.multiply(r, g, out=out)
 
     def __str__(self):
         return "tanh_grad"
@@ -281,9 +293,10 @@ class TanhGrad(Elemwise):
 class SigmoidGrad(Elemwise):
     """g * y * (1 - y): the sigmoid pullback in terms of the forward output y."""
 
-    def perform(self, y, g):
+    @_takes_out
+    def perform(self, y, g, out=None):
         r = np.multiply(g, y)
-        t = np.multiply(r, y)
+        t = np.multiply(r, y, out=out)
         return np.subtract(r, t, out=t) if type(t) is np.ndarray else r - t
 
     def __str__(self):

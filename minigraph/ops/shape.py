@@ -127,8 +127,11 @@ class Concatenate(Op):
         xs = [x if x.dtype == dtype else T.cast(x, dtype) for x in xs]
         return Apply(self, xs, [TensorType(dtype, tuple(shape))])
 
-    def perform(self, *xs):
-        return np.concatenate(xs, axis=self.axis)
+    def perform(self, *xs, out=None):
+        return np.concatenate(xs, axis=self.axis, out=out)
+
+    def writes_into(self, node):
+        return "any"
 
     def pullback(self, inputs, outputs, gz):
         grads, start = [], 0
