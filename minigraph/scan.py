@@ -134,7 +134,7 @@ class Scan:
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
         if args is None:
             return self._program
-        key = tuple(np.shape(a) for a in args) + tuple((i, args[i].tobytes()) for i in constant)
+        key = tuple(_shape(a) for a in args) + tuple((i, args[i].tobytes()) for i in constant)
         prog = self._specialized.get(key)
         if prog is None:
             prog = self._specialize(args, constant) if len(self._specialized) < 16 else self._program
@@ -161,7 +161,7 @@ class Scan:
         if n < 0:
             raise ExecutionError(f"{self}: n_steps must be >= 0, got {n}")
         for i, s in enumerate(seqs):
-            length = np.shape(s)[0]
+            length = _shape(s)[0]
             if length < n or (not self.n_steps_given and length != n):
                 raise ExecutionError(
                     f"{self}: sequence {i} ({self.inner_inputs[i]}) has {length} steps but the loop runs {n}"
@@ -202,26 +202,21 @@ class Scan:
                 raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
             if t == 0:  # shapes are known after the first step: allocate once
                 for k in range(nc):
-                    if np.shape(outs[k]) != np.shape(carries[k]):
+                    if _shape(outs[k]) != _shape(carries[k]):
                         raise ExecutionError(
                             f"{self}: carry {k} ({self.inner_inputs[ns + k]}) enters the loop with shape "
-                            f"{np.shape(carries[k])} but step 0 returns shape {np.shape(outs[k])}; the initial "
+                            f"{_shape(carries[k])} but step 0 returns shape {_shape(outs[k])}; the initial "
                             "state must have the shape of the step's output")
-                traces = {k: np.empty((n,) + np.shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
-                # ys that the specialised step computes as constants are filled once, not per step, and
-                # ys it computes as one same variable (gradients that differed only by a no-op
-                # reduction) share one buffer
-                ys, first, y_stores = [], {}, []
-                for j, (y, v) in enumerate(zip(outs[nc:nc + ny], self.ys)):
-                    o = program.outputs[nc + j]
-                    if id(o) in first and not isinstance(o, Constant):
-                        ys.append(ys[first[id(o)]])
+                traces = {k: np.empty((n,) + _shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
+                ys, y_stores = [], []
+                for j, (how, y) in enumerate(zip(self._y_layout(program), outs[nc:nc + ny])):
+                    if type(how) is int:  # the same variable as an earlier y: one buffer
+                        ys.append(ys[how])
                         continue
-                    first[id(o)] = j
-                    ys.append(np.empty((n,) + np.shape(y), v.dtype))
-                    if isinstance(o, Constant):
-                        ys[j][...] = y
+                    if how == "const":  # one read-only row repeated: no memory, and seen as constant in O(1)
+                        ys.append(np.broadcast_to(np.asarray(y, self.ys[j].dtype), (n,) + _shape(y)))
                     else:
+                        ys.append(np.empty((n,) + _shape(y), self.ys[j].dtype))
                         y_stores.append((ys[j], nc + j))
                 sums = [np.array(y, dtype=v.dtype) for y, v in zip(outs[nc + ny:], self.sums)]
                 # a fully static specialised step returns the same shapes at every step
@@ -246,10 +241,27 @@ class Scan:
                 break
         return self._results(n, outer, carries, traces, ys, sums)
 
+    def _y_layout(self, program):
+        """Per y of ``program``: "const" (the specialised step computes a constant: filled once, not per
+        step), the index of an earlier y computed as the same variable (gradients that differed only by
+        a no-op reduction share one buffer), or "store" (stored every step).  Cached on the program."""
+        layout = program.__dict__.get("_y_layout")
+        if layout is None:
+            layout, first = [], {}
+            for j in range(self.n_ys):
+                o = program.outputs[self.n_carry + j]
+                if id(o) in first and not isinstance(o, Constant):
+                    layout.append(first[id(o)])
+                else:
+                    first[id(o)] = j
+                    layout.append("const" if isinstance(o, Constant) else "store")
+            program._y_layout = layout
+        return layout
+
     def _check_step_shapes(self, t, outs, traces, carries, ys, sums):
         ref = [traces[k][0] if k in traces else carries[k] for k in range(self.n_carry)] + [b[0] for b in ys] + sums
         for j, (a, b) in enumerate(zip(ref, outs)):
-            if np.shape(a) != np.shape(b):
+            if _shape(a) != _shape(b):
                 raise ExecutionError(f"{self}: output {j} of the step ({self.inner_outputs[j]}) has shape "
                                      f"{np.shape(b)} at step {t} but {np.shape(a)} at step 0; every step "
                                      "must return the same shapes")
@@ -335,11 +347,17 @@ class CheckLength(Op):
         return "check_length"
 
 
+def _shape(a):
+    """The shape of an array or numpy scalar, without numpy.shape's dispatch."""
+    shape = getattr(a, "shape", None)
+    return np.shape(a) if shape is None else shape
+
+
 def _constant_sequences(seqs, n):
     """Indices of small integer sequences whose first n rows are all the same (shape vectors)."""
     found = []
     for i, s in enumerate(seqs):
-        if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8 and (s[:n] == s[0]).all():
+        if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8 and (s.strides[0] == 0 or (s[:n] == s[0]).all()):
             found.append(i)
     return tuple(found)
 

@@ -275,11 +275,12 @@ class TanhGrad(Elemwise):
 
     @_takes_out
     def perform(self, y, g, out=None):
-        r = np.multiply(y, y, out=out if out is not None and out.shape == np.shape(y) else None)
+        # g - (g*y)*y: three passes, the first into a fresh array that the other two reuse
+        r = np.multiply(g, y, out=out)
         if type(r) is not np.ndarray:
-            return np.multiply(1 - r, g, out=out)
-        np.subtract(1, r, out=r)
-        return np.multiply(r, g, out=r) if r.shape == np.shape(g) else np.multiply(r, g, out=out)
+            return g - r * y
+        np.multiply(r, y, out=r)
+        return np.subtract(g, r, out=r)
 
     def __str__(self):
         return "tanh_grad"
