@@ -58,8 +58,8 @@ class Program:
     def _emit(self, indent, slots=None):
         """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
         names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions, the
-        environment (thunks ``f*``, constants ``k*``) the lines run in, and the output positions
-        whose ``slots`` (see ``plan_buffers``) the lines fill themselves."""
+        environment (thunks ``f*``, constants ``k*``) the lines run in, and the buffer plan (with
+        ``slots``, see ``plan_buffers``: the body of a loop)."""
         names, env = {}, {"_asarray": np.asarray}
         args = []
         for i, v in enumerate(self.inputs):
@@ -117,7 +117,7 @@ class Program:
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
                 lines.append(f"{indent}del {', '.join(dead)}")
-        return lines, args, [name_of(v) for v in self.outputs], env, plan.stored
+        return lines, args, [name_of(v) for v in self.outputs], env, plan
 
     def _generate(self):
         body, args, outs, env, _ = self._emit("    ")
@@ -143,14 +143,16 @@ class Program:
         # step outputs stored every step are computed straight into their rows where the plan allows
         slots = {pos: f"Y{j}[t]" for j, pos in enumerate(ys)}
         slots.update({k: f"TR{k}[t]" for k in traced if k not in slots})
-        body, args, outs, env, stored = self._emit(" " * 12, slots)
+        body, args, outs, env, plan = self._emit(" " * 12, slots)
+        stored = plan.stored
         env["np_add"] = np.add
         seqs = [f"S{i}" for i in range(n_seqs)]
         nonseq = args[n_seqs + n_carry:]
         carries = args[n_seqs:n_seqs + n_carry]
         bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
-        lines = [f"def mg_loop(t0, n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = t0", "    try:",
-                 "        for t in range(t0, n):"]
+        lines = [f"def mg_loop(t0, n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = t0"]
+        lines += [f"    {b} = _empty(*_shape{b[1:]})" for b in plan.scratch]  # one buffer for the whole loop
+        lines += ["    try:", "        for t in range(t0, n):"]
         # slice only the sequences this specialisation still reads (folded constants are not)
         used = {id(v) for node in self.nodes for v in node.inputs} | {id(v) for v in self.outputs}
         lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs) if id(self.inputs[i]) in used]
