@@ -134,7 +134,7 @@ class Scan:
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
         if args is None:
             return self._program
-        key = tuple(_shape(a) for a in args) + tuple((i, args[i].tobytes()) for i in constant)
+        key = tuple([_shape(a) for a in args]) + tuple([(i, args[i].tobytes()) for i in constant])
         prog = self._specialized.get(key)
         if prog is None:
             prog = self._specialize(args, constant) if len(self._specialized) < 16 else self._program
@@ -172,9 +172,10 @@ class Scan:
         return self._run(n, outer, fast=True)
 
     def _run(self, n, outer, fast):
-        """Step 0 runs alone (it fixes shapes and buffers); then, when the specialised step is fully
-        static, the remaining steps run in one generated loop with the step inlined.  A failure there
-        is re-run step by step, which names the step and the node."""
+        """The step is specialised to the shapes of step 0's inputs.  When that makes every output's
+        shape static, the buffers are allocated from the types and all steps run in one generated loop
+        with the step inlined; a failure there is re-run step by step, which names the step and the
+        node.  Otherwise step 0 runs alone and fixes the shapes (checked at every later step)."""
         ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
         seqs, carries, nonseqs = outer[:ns], tuple(outer[ns:ns + nc]), tuple(outer[ns + nc:])
         n = int(n)
@@ -182,6 +183,10 @@ class Scan:
             nonseqs = tuple(np.ascontiguousarray(v) if type(v) is np.ndarray and v.ndim > 1 and not v.flags.c_contiguous
                             else v for v in nonseqs)
         self._check_lengths(n, seqs)
+        if fast and n > 0:
+            program = self.program([s[0] for s in seqs] + list(carries) + list(nonseqs), _constant_sequences(seqs, n))
+            if getattr(program, "fully_static", False):
+                return self._run_static(program, n, seqs, carries, nonseqs, outer)
         program = self.program()
         run = program.run
         stored = [k for k in range(nc) if self.keep[k] == "all"]
@@ -201,12 +206,7 @@ class Scan:
                 msg = f"{self}: step {t} failed"
                 raise ExecutionError(f"{msg}: {err}" if err else f"{msg}: {type(exc).__name__}: {exc}") from exc
             if t == 0:  # shapes are known after the first step: allocate once
-                for k in range(nc):
-                    if _shape(outs[k]) != _shape(carries[k]):
-                        raise ExecutionError(
-                            f"{self}: carry {k} ({self.inner_inputs[ns + k]}) enters the loop with shape "
-                            f"{_shape(carries[k])} but step 0 returns shape {_shape(outs[k])}; the initial "
-                            "state must have the shape of the step's output")
+                self._check_carry_shapes(carries, [_shape(o) for o in outs[:nc]])
                 traces = {k: np.empty((n,) + _shape(outs[k]), self.inner_inputs[ns + k].dtype) for k in stored}
                 ys, y_stores = [], []
                 for j, (how, y) in enumerate(zip(self._y_layout(program), outs[nc:nc + ny])):
@@ -231,15 +231,45 @@ class Scan:
                 traces[k][t] = carries[k]
             for buf, j in y_stores:
                 buf[t] = outs[j]
-            if t == 0 and fast and n > 1 and not check_shapes:
-                loop = program.loop(ns, nc, stored, [j for _, j in y_stores], range(nc + ny, nc + ny + len(sums)))
-                try:
-                    carries = loop(1, n, *seqs, *carries, *nonseqs, *[traces[k] for k in stored],
-                                   *[buf for buf, _ in y_stores], *sums)
-                except Exception:  # noqa: BLE001 - redo step by step for a precise message
-                    return self._run(n, outer, fast=False)
-                break
         return self._results(n, outer, carries, traces, ys, sums)
+
+    def _run_static(self, program, n, seqs, carries, nonseqs, outer):
+        """All n steps in the generated loop, into buffers allocated from the static output types."""
+        ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
+        shapes = [o.type.shape for o in program.outputs]
+        self._check_carry_shapes(carries, shapes[:nc])
+        stored = [k for k in range(nc) if self.keep[k] == "all"]
+        traces = {k: np.empty((n,) + shapes[k], self.inner_inputs[ns + k].dtype) for k in stored}
+        ys, y_stores, rows = [], [], program.__dict__.setdefault("_constant_rows", {})
+        for j, how in enumerate(self._y_layout(program)):
+            if type(how) is int:
+                ys.append(ys[how])
+            elif how == "const":  # one read-only row repeated: no memory, and seen as constant in O(1)
+                if (j, n) not in rows:
+                    if len(rows) > 256:  # many different lengths: start afresh
+                        rows.clear()
+                    value = np.asarray(program.outputs[nc + j].data, self.ys[j].dtype)
+                    rows[(j, n)] = np.broadcast_to(value, (n,) + shapes[nc + j])
+                ys.append(rows[(j, n)])
+            else:
+                ys.append(np.empty((n,) + shapes[nc + j], self.ys[j].dtype))
+                y_stores.append(j)
+        sums = [np.zeros(shapes[nc + ny + j], v.dtype) for j, v in enumerate(self.sums)]
+        loop = program.loop(ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums)))
+        try:
+            carries = loop(0, n, *seqs, *carries, *nonseqs, *[traces[k] for k in stored],
+                           *[ys[j] for j in y_stores], *sums)
+        except Exception:  # noqa: BLE001 - redo step by step for a precise message
+            return self._run(n, outer, fast=False)
+        return self._results(n, outer, carries, traces, ys, sums)
+
+    def _check_carry_shapes(self, carries, out_shapes):
+        for k, (c, shape) in enumerate(zip(carries, out_shapes)):
+            if _shape(c) != shape:
+                raise ExecutionError(
+                    f"{self}: carry {k} ({self.inner_inputs[self.n_seqs + k]}) enters the loop with shape "
+                    f"{_shape(c)} but step 0 returns shape {shape}; the initial state must have the shape "
+                    "of the step's output")
 
     def _y_layout(self, program):
         """Per y of ``program``: "const" (the specialised step computes a constant: filled once, not per

@@ -1,4 +1,6 @@
 """Matrix products: ``dot`` (numpy's 1-D/2-D rules, and N-D @ 2-D) and batched ``matmul``."""
+import math
+
 import numpy as np
 
 from ..graph import Apply, Op, TensorType, as_variable, op
@@ -120,9 +122,9 @@ class Tensordot(Op):
     def perform(self, a, b):
         n = self.n
         sa, sb = np.shape(a), np.shape(b)
-        k = int(np.prod(sa[:n], dtype=np.int64))  # explicit sizes: -1 is ambiguous for empty arrays
-        a2 = np.reshape(a, (k, int(np.prod(sa[n:], dtype=np.int64))))
-        b2 = np.reshape(b, (k, int(np.prod(sb[n:], dtype=np.int64))))
+        k = math.prod(sa[:n])  # explicit sizes: -1 is ambiguous for empty arrays
+        a2 = np.reshape(a, (k, math.prod(sa[n:])))
+        b2 = np.reshape(b, (k, math.prod(sb[n:])))
         return (a2.T @ b2).reshape(sa[n:] + sb[n:])
 
     def pullback(self, inputs, outputs, gz):
