@@ -259,6 +259,8 @@ def _fast_filter(var, allow_downcast):
         if type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim and (
                 static is None or t.accepts_shape(value.shape)):
             return value
+        if ndim == 0 and type(value) is dtype.type:  # a numpy scalar of exactly this dtype
+            return np.asarray(value)
         return t.filter(value, allow_downcast=allow_downcast, what=what)
     return check
 

@@ -235,33 +235,50 @@ class Scan:
 
     def _run_static(self, program, n, seqs, carries, nonseqs, outer):
         """All n steps in the generated loop, into buffers allocated from the static output types."""
-        ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
-        shapes = [o.type.shape for o in program.outputs]
-        self._check_carry_shapes(carries, shapes[:nc])
-        stored = [k for k in range(nc) if self.keep[k] == "all"]
-        traces = {k: np.empty((n,) + shapes[k], self.inner_inputs[ns + k].dtype) for k in stored}
-        ys, y_stores, rows = [], [], program.__dict__.setdefault("_constant_rows", {})
-        for j, how in enumerate(self._y_layout(program)):
-            if type(how) is int:
-                ys.append(ys[how])
+        plan = program.__dict__.get("_static_plan")
+        if plan is None:
+            plan = program._static_plan = self._static_plan(program)
+        carry_shapes, traces_spec, ys_spec, y_stores, sums_spec, loop = plan
+        self._check_carry_shapes(carries, carry_shapes)
+        traces = [np.empty((n,) + shape, dtype) for shape, dtype in traces_spec]
+        ys, rows = [], program.__dict__.setdefault("_constant_rows", {})
+        for j, (how, row_or_shape, dtype) in enumerate(ys_spec):
+            if how == "store":
+                ys.append(np.empty((n,) + row_or_shape, dtype))
             elif how == "const":  # one read-only row repeated: no memory, and seen as constant in O(1)
                 if (j, n) not in rows:
                     if len(rows) > 256:  # many different lengths: start afresh
                         rows.clear()
-                    value = np.asarray(program.outputs[nc + j].data, self.ys[j].dtype)
-                    rows[(j, n)] = np.broadcast_to(value, (n,) + shapes[nc + j])
+                    rows[(j, n)] = np.broadcast_to(row_or_shape, (n,) + row_or_shape.shape)
                 ys.append(rows[(j, n)])
-            else:
-                ys.append(np.empty((n,) + shapes[nc + j], self.ys[j].dtype))
-                y_stores.append(j)
-        sums = [np.zeros(shapes[nc + ny + j], v.dtype) for j, v in enumerate(self.sums)]
-        loop = program.loop(ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums)))
+            else:  # the same variable as an earlier y: one buffer
+                ys.append(ys[how])
+        sums = [np.zeros(shape, dtype) for shape, dtype in sums_spec]
         try:
-            carries = loop(0, n, *seqs, *carries, *nonseqs, *[traces[k] for k in stored],
-                           *[ys[j] for j in y_stores], *sums)
+            carries = loop(0, n, *seqs, *carries, *nonseqs, *traces, *[ys[j] for j in y_stores], *sums)
         except Exception:  # noqa: BLE001 - redo step by step for a precise message
             return self._run(n, outer, fast=False)
-        return self._results(n, outer, carries, traces, ys, sums)
+        stored = [k for k in range(self.n_carry) if self.keep[k] == "all"]
+        return self._results(n, outer, carries, dict(zip(stored, traces)), ys, sums)
+
+    def _static_plan(self, program):
+        """What ``_run_static`` allocates for a fully static step, and its loop (once per program)."""
+        ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
+        shapes = [o.type.shape for o in program.outputs]
+        stored = [k for k in range(nc) if self.keep[k] == "all"]
+        traces_spec = [(shapes[k], np.dtype(self.inner_inputs[ns + k].dtype)) for k in stored]
+        ys_spec, y_stores = [], []
+        for j, how in enumerate(self._y_layout(program)):
+            dtype = np.dtype(self.ys[j].dtype)
+            if how == "const":  # the constant row, repeated n times at run time
+                ys_spec.append(("const", np.asarray(program.outputs[nc + j].data, dtype), dtype))
+            else:
+                ys_spec.append((how, shapes[nc + j], dtype))
+                if how == "store":
+                    y_stores.append(j)
+        sums_spec = [(shapes[nc + ny + j], np.dtype(v.dtype)) for j, v in enumerate(self.sums)]
+        loop = program.loop(ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums_spec)))
+        return shapes[:nc], traces_spec, ys_spec, y_stores, sums_spec, loop
 
     def _check_carry_shapes(self, carries, out_shapes):
         for k, (c, shape) in enumerate(zip(carries, out_shapes)):
