@@ -1,14 +1,27 @@
-"""LSTM training step (forward + BPTT + SGD) built with minigraph vs hand-written numpy.
+"""LSTM training step (forward + BPTT + SGD), minigraph against hand-written numpy.
 
-Prints median milliseconds per step for each implementation and their ratio, measured
-alternately in one run (machines here are noisy), for several sizes and dtypes, with the
-rewrites on and off, plus compile time.  Run:  python benchmarks/lstm_step.py [--quick]
+Implementations, each checked to give the reference's loss and updated parameters after one step:
+
+* minigraph, the LSTM written in the Theano style with fused (I, 4H) / (H, 4H) gate weights, with
+  the rewrites on and off;
+* minigraph, the LSTM written naively, one weight matrix per gate (eight products a step, as in
+  the seed tutorial);
+* minigraph, through the ``lstm`` package (``SequenceModel`` + ``mse`` + ``optim.sgd``);
+* the hand-written numpy BPTT of ``lstm.reference`` (the baseline of every ratio);
+* PyTorch, JAX, PyTensor and HIPS autograd, each only if installed (``benchmarks/others.py``).
+
+Every implementation is timed once per round, rounds repeated; the ratio is the median over rounds
+of its time over the reference's in the same round (machines here are noisy).  Also printed:
+compile time, and with the default options the scan per-step overhead, peak memory and a rewrite
+ablation.  Run:  python benchmarks/lstm_step.py [--quick]
 """
 import argparse
 import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -17,11 +30,41 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
 import minigraph as mg  # noqa: E402
 import minigraph.tensor as T  # noqa: E402
 from lstm import reference as ref  # noqa: E402
 
 SIZES = {"S1": (50, 1, 8, 20), "S2": (100, 32, 64, 128), "S3": (100, 64, 256, 512)}
+NAMES = ["W_x", "W_h", "b", "W_y", "b_y"]
+
+
+@dataclass
+class Impl:
+    """One implementation of the training step on fixed data."""
+    name: str
+    step: Callable      # step(lr) -> loss: one SGD step on the current parameters
+    params: Callable    # () -> the current parameters, in the reference's layout
+    reset: Callable     # () -> back to the initial parameters
+    compile_s: float
+
+
+def _shared_impl(name, fn, shared, names, params, X, Y, compile_s):
+    """An Impl for a compiled minigraph step ``fn(X, Y, lr)`` over shared variables ``shared[names[k]]``
+    standing for the reference parameters ``NAMES[k]``."""
+    def reset():
+        for k, n in zip(NAMES, names):
+            shared[n].set_value(params[k].copy())
+    return Impl(name, lambda lr: fn(X, Y, lr), lambda: {k: shared[n].get_value() for k, n in zip(NAMES, names)},
+                reset, compile_s)
+
+
+def _compiled(loss, shared_list, X, Y, lr, rewrite=True):
+    grads = T.grad(loss, shared_list)
+    t0 = time.perf_counter()
+    fn = mg.function([X, Y, lr], loss, updates=[(p, p - lr * g) for p, g in zip(shared_list, grads)],
+                     rewrite=rewrite, allow_input_downcast=True)
+    return fn, time.perf_counter() - t0
 
 
 def build_minigraph_step(params, dtype, rewrite=True):
@@ -48,13 +91,112 @@ def build_minigraph_step(params, dtype, rewrite=True):
                           non_sequences=[shared["W_x"], shared["W_h"], shared["b"]])
     y = T.dot(hs[-1], shared["W_y"]) + shared["b_y"]
     loss = T.mean((y - Y) ** 2)
-    names = ["W_x", "W_h", "b", "W_y", "b_y"]
-    grads = T.grad(loss, [shared[n] for n in names])
-    updates = [(shared[n], shared[n] - lr * g) for n, g in zip(names, grads)]
-    t0 = time.perf_counter()
-    fn = mg.function([X, Y, lr], loss, updates=updates, rewrite=rewrite, allow_input_downcast=True)
-    compile_s = time.perf_counter() - t0
+    fn, compile_s = _compiled(loss, [shared[n] for n in NAMES], X, Y, lr, rewrite)
     return fn, shared, compile_s
+
+
+def build_per_gate_step(params, X_value, Y_value, dtype):
+    """The LSTM as a Theano user would first write it: one input and one recurrent weight per gate."""
+    H = params["W_h"].shape[0]
+    gates = "ifog"
+    shared = {}
+    for k, gname in enumerate(gates):
+        cols = slice(k * H, (k + 1) * H)
+        shared[f"W_{gname}"] = mg.shared(params["W_x"][:, cols].copy(), f"W_{gname}")
+        shared[f"U_{gname}"] = mg.shared(params["W_h"][:, cols].copy(), f"U_{gname}")
+        shared[f"b_{gname}"] = mg.shared(params["b"][cols].copy(), f"b_{gname}")
+    shared["W_y"], shared["b_y"] = mg.shared(params["W_y"].copy(), "W_y"), mg.shared(params["b_y"].copy(), "b_y")
+    X, Y, lr = T.tensor3("X", dtype=dtype), T.matrix("Y", dtype=dtype), T.scalar("lr", dtype=dtype)
+    S = shared
+
+    def step(x_t, h, c):
+        i = T.nnet.sigmoid(T.dot(x_t, S["W_i"]) + T.dot(h, S["U_i"]) + S["b_i"])
+        f = T.nnet.sigmoid(T.dot(x_t, S["W_f"]) + T.dot(h, S["U_f"]) + S["b_f"])
+        o = T.nnet.sigmoid(T.dot(x_t, S["W_o"]) + T.dot(h, S["U_o"]) + S["b_o"])
+        g = T.tanh(T.dot(x_t, S["W_g"]) + T.dot(h, S["U_g"]) + S["b_g"])
+        c_new = f * c + i * g
+        return [o * T.tanh(c_new), c_new]
+
+    zeros = T.zeros((X.shape[1], H), dtype=dtype)
+    (hs, _), _ = mg.scan(step, sequences=X, outputs_info=[zeros, zeros])
+    loss = T.mean((T.dot(hs[-1], S["W_y"]) + S["b_y"] - Y) ** 2)
+    order = [f"{w}_{gname}" for w in "WUb" for gname in gates] + ["W_y", "b_y"]
+    fn, compile_s = _compiled(loss, [S[n] for n in order], X, Y, lr)
+
+    def current():
+        cat = lambda w: np.concatenate([S[f"{w}_{gname}"].get_value() for gname in gates], axis=-1)  # noqa: E731
+        return {"W_x": cat("W"), "W_h": cat("U"), "b": cat("b"), "W_y": S["W_y"].get_value(),
+                "b_y": S["b_y"].get_value()}
+
+    def reset():
+        for k, gname in enumerate(gates):
+            cols = slice(k * H, (k + 1) * H)
+            for w, src in (("W", "W_x"), ("U", "W_h"), ("b", "b")):
+                S[f"{w}_{gname}"].set_value(params[src][..., cols].copy())
+        S["W_y"].set_value(params["W_y"].copy())
+        S["b_y"].set_value(params["b_y"].copy())
+    return Impl("minigraph, Theano style, one weight per gate", lambda r: fn(X_value, Y_value, r), current, reset,
+                compile_s)
+
+
+def build_package_step(params, dtype):
+    """The same model through the lstm package: SequenceModel, mse and optim.sgd."""
+    from lstm import layers, optim
+    I, H4 = params["W_x"].shape
+    model = layers.SequenceModel("lstm", n_in=I, n_hidden=H4 // 4, n_out=1, dtype=np.dtype(dtype).name)
+    by_name = {p.name: p for p in model.params}
+    names = ["lstm0.W_x", "lstm0.W_h", "lstm0.b", "out.W", "out.b"]
+    for k, n in zip(NAMES, names):
+        by_name[n].set_value(params[k].copy())
+    X, Y, lr = T.tensor3("X", dtype=dtype), T.matrix("Y", dtype=dtype), T.scalar("lr", dtype=dtype)
+    loss = layers.mse(model.build(X), Y)
+    plist = [by_name[n] for n in names]
+    state = optim.sgd(plist, T.grad(loss, plist), lr)
+    t0 = time.perf_counter()
+    fn = mg.function([X, Y, lr], loss, updates=state.updates, allow_input_downcast=True)
+    return fn, by_name, names, time.perf_counter() - t0
+
+
+def implementations(params, X, Y, dtype, others=True, ablation=True):
+    """Every implementation of the training step for these data, the numpy reference first."""
+    p = {k: v.copy() for k, v in params.items()}
+
+    def reset_ref():
+        for k in p:
+            p[k][...] = params[k]
+    impls = [Impl("numpy reference (hand-written BPTT)", lambda lr: ref.lstm_sgd_step(p, X, Y, dtype(lr)),
+                  lambda: p, reset_ref, 0.0)]
+    fn, shared, compile_s = build_minigraph_step(params, dtype)
+    impls.append(_shared_impl("minigraph, Theano style, fused gates", fn, shared, NAMES, params, X, Y, compile_s))
+    if ablation:
+        fn, shared, compile_s = build_minigraph_step(params, dtype, rewrite=False)
+        impls.append(_shared_impl("minigraph, fused gates, rewrites off", fn, shared, NAMES, params, X, Y,
+                                  compile_s))
+    impls.append(build_per_gate_step(params, X, Y, dtype))
+    fn, by_name, names, compile_s = build_package_step(params, dtype)
+    impls.append(_shared_impl("minigraph, lstm package", fn, by_name, names, params, X, Y, compile_s))
+    if others:
+        import others as other_frameworks
+        for build in other_frameworks.BUILDERS:
+            try:
+                impls.append(build(params, X, Y, dtype, Impl))
+            except ImportError:
+                pass
+    return impls
+
+
+def agrees(impl, reference, dtype):
+    """One SGD step (lr 0.1) from the initial parameters gives the reference's loss and parameters."""
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    reference.reset()
+    impl.reset()
+    want, got = float(reference.step(0.1)), float(impl.step(0.1))
+    ok = abs(got - want) <= tol * max(1.0, abs(want))
+    theirs, ours = impl.params(), reference.params()
+    ok = ok and all(np.allclose(np.asarray(theirs[k]), ours[k], rtol=tol * 10, atol=tol) for k in NAMES)
+    reference.reset()
+    impl.reset()
+    return ok
 
 
 # CPU time of this process: with one BLAS thread it is the work done, and it is far less disturbed
@@ -71,28 +213,27 @@ def median_ms(fn, repeats):
     return statistics.median(times)
 
 
-def run(size, dtype, repeats, rewrite=True):
+def run(size, dtype, repeats, others=True, ablation=True):
+    """Rows (name, median ms, ratio to the reference, compile s, agrees) for one size and dtype."""
     Tn, B, I, H = SIZES[size]
     rng = np.random.default_rng(0)
     params = ref.init_lstm_params(I, H, 1, rng, dtype)
     X = rng.standard_normal((Tn, B, I)).astype(dtype)
     Y = rng.standard_normal((B, 1)).astype(dtype)
-    fn, shared, compile_s = build_minigraph_step(params, dtype, rewrite)
-    # agreement: one step each from the same parameters
-    p_ref = {k: v.copy() for k, v in params.items()}
-    loss_ref = ref.lstm_sgd_step(p_ref, X, Y, dtype(0.1))
-    loss_mg = fn(X, Y, 0.1)
-    tol = 1e-4 if dtype == np.float32 else 1e-9
-    agree = abs(float(loss_mg) - float(loss_ref)) <= tol * max(1.0, abs(float(loss_ref))) and all(
-        np.allclose(shared[k].get_value(), p_ref[k], rtol=tol * 10, atol=tol) for k in p_ref)
-    lr = dtype(1e-6)
-    t_mg, t_ref = [], []
-    for _ in range(repeats):  # alternate to share the machine's noise fairly
-        t_mg.append(median_ms(lambda: fn(X, Y, lr), 1))
-        t_ref.append(median_ms(lambda: ref.lstm_sgd_step(p_ref, X, Y, lr), 1))
-    # the ratio is the median over adjacent pairs: each pair shared the machine's state of the moment
-    ratio = statistics.median(m / r for m, r in zip(t_mg, t_ref))
-    return statistics.median(t_mg), statistics.median(t_ref), ratio, compile_s, agree
+    impls = implementations(params, X, Y, dtype, others, ablation)
+    agree = [None] + [agrees(impl, impls[0], dtype) for impl in impls[1:]]
+    lr = 1e-6  # the parameters barely move while timing
+    for impl in impls:
+        impl.step(lr)  # warm up: specialise loops, compile jit functions
+    times = [[] for _ in impls]
+    for _ in range(repeats):  # rounds: every implementation once, so all share the machine's noise
+        for t, impl in zip(times, impls):
+            t.append(median_ms(lambda: impl.step(lr), 1))
+    rows = []
+    for impl, t, ok in zip(impls, times, agree):
+        ratio = statistics.median(m / r for m, r in zip(t, times[0]))
+        rows.append((impl.name, statistics.median(t), ratio, impl.compile_s, ok))
+    return rows
 
 
 def memory_report(Tn=1000, B=32, I=64, H=128, dtype=np.float32):
@@ -204,28 +345,30 @@ def rewrite_ablation(size="S2", dtype=np.float32, repeats=6):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer repeats")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer rounds")
     ap.add_argument("--sizes", default=None, help="comma-separated, e.g. S1,S2")
-    ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--no-memory", action="store_true", help="skip the memory and per-step overhead reports")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds per size (default S1 60, S2 15, S3 5)")
+    ap.add_argument("--no-others", action="store_true", help="skip PyTorch, JAX, PyTensor and autograd")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory, per-step overhead and ablation reports")
     ap.add_argument("--wall", action="store_true", help="time with the wall clock instead of CPU time")
     args = ap.parse_args(argv)
     global CLOCK
     if args.wall:
         CLOCK = time.perf_counter
     sizes = args.sizes.split(",") if args.sizes else (["S1", "S2"] if args.quick else ["S1", "S2", "S3"])
-    print(f"median {'wall' if args.wall else 'CPU'} milliseconds per training step (forward + BPTT + SGD), "
-          "each implementation timed alternately in this run")
-    print(f"{'size':4} {'dtype':8} {'rewrites':8} {'minigraph ms':>12} {'numpy ms':>9} {'ratio':>6} "
-          f"{'compile s':>9} agree")
+    print(f"median {'wall' if args.wall else 'CPU'} milliseconds per training step (forward + BPTT + SGD); "
+          "ratio = median over rounds of time / numpy reference's time in the same round")
     for size in sizes:
         repeats = args.repeats or {"S1": 60, "S2": 15, "S3": 5}[size] // (2 if args.quick else 1)
-        for dtype in (np.float32, np.float64):
-            for rewrite in (True, False):
-                t_mg, t_ref, ratio, comp, agree = run(size, dtype, repeats, rewrite)
-                print(f"{size:4} {np.dtype(dtype).name:8} {'on' if rewrite else 'off':8} {t_mg:12.2f} {t_ref:9.2f} "
-                      f"{ratio:6.2f} {comp:9.3f} {'yes' if agree else 'NO'}", flush=True)
+        Tn, B, I, H = SIZES[size]
+        for dtype in (np.dtype(d).type for d in args.dtypes.split(",")):
+            print(f"\n{size} (T={Tn}, B={B}, I={I}, H={H}) {np.dtype(dtype).name}, {repeats} rounds")
+            print(f"  {'implementation':46} {'ms':>9} {'ratio':>6} {'compile s':>9}  agrees")
+            for name, ms, ratio, comp, ok in run(size, dtype, repeats, not args.no_others):
+                print(f"  {name:46} {ms:9.2f} {ratio:6.2f} {comp:9.3f}  {'-' if ok is None else 'yes' if ok else 'NO'}",
+                      flush=True)
     if not args.no_memory:
         scan_overhead()
         memory_report()

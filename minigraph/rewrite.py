@@ -227,6 +227,24 @@ def remove_identities(node):
 
 
 @local_rule
+def specialize_powers(node):
+    """x**2 -> sqr(x), x**0.5 -> sqrt(x), x**-1 -> 1/x: one cheap ufunc instead of the general power."""
+    if not isinstance(node.op, e.Pow) or _const_value(node.inputs[1]) is None or node.inputs[1].type.ndim:
+        return None
+    x, out = node.inputs[0], node.outputs[0]
+    if x.type != out.type:
+        return None
+    k = _const_value(node.inputs[1]).item()
+    if k == 2:
+        return [e.Sqr()(x)]
+    if k == 0.5 and out.type.is_float:
+        return [e.Sqrt()(x)]
+    if k == -1 and out.type.is_float:
+        return [e.TrueDiv()(np.ones((), x.dtype), x)]
+    return None
+
+
+@local_rule
 def sum_to_shape_of_same_shape(node):
     """sum_to_shape(g, shape(x)) is g when g provably has x's shape (computed from x without broadcasting)."""
     if not isinstance(node.op, b.SumToShape) or not _owner_op(node.inputs[1], b.Shape):
