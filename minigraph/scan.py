@@ -134,7 +134,11 @@ class Scan:
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
         if args is None:
             return self._program
-        key = tuple([_shape(a) for a in args]) + tuple([(i, args[i].tobytes()) for i in constant])
+        try:
+            key = tuple([a.shape for a in args])
+        except AttributeError:  # a Python number among the arguments
+            key = tuple([np.shape(a) for a in args])
+        key += tuple([(i, args[i].tobytes()) for i in constant])
         prog = self._specialized.get(key)
         if prog is None:
             prog = self._specialize(args, constant) if len(self._specialized) < 16 else self._program
@@ -160,9 +164,10 @@ class Scan:
     def _check_lengths(self, n, seqs):
         if n < 0:
             raise ExecutionError(f"{self}: n_steps must be >= 0, got {n}")
+        given = self.n_steps_given
         for i, s in enumerate(seqs):
-            length = _shape(s)[0]
-            if length < n or (not self.n_steps_given and length != n):
+            length = len(s)
+            if length < n or (not given and length != n):
                 raise ExecutionError(
                     f"{self}: sequence {i} ({self.inner_inputs[i]}) has {length} steps but the loop runs {n}"
                     + ("" if self.n_steps_given else "; all sequences must have the same length (a sequence "
@@ -402,11 +407,8 @@ def _shape(a):
 
 def _constant_sequences(seqs, n):
     """Indices of small integer sequences whose first n rows are all the same (shape vectors)."""
-    found = []
-    for i, s in enumerate(seqs):
-        if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8 and (s.strides[0] == 0 or (s[:n] == s[0]).all()):
-            found.append(i)
-    return tuple(found)
+    return tuple([i for i, s in enumerate(seqs) if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8
+                  and (s.strides[0] == 0 or (s[:n] == s[0]).all())])
 
 
 def _const(v):
