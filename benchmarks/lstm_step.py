@@ -10,8 +10,9 @@ Implementations, each checked to give the reference's loss and updated parameter
 * the hand-written numpy BPTT of ``lstm.reference`` (the baseline of every ratio);
 * PyTorch, JAX, PyTensor and HIPS autograd, each only if installed (``benchmarks/others.py``).
 
-Every implementation is timed once per round, rounds repeated; the ratio is the median over rounds
-of its time over the reference's in the same round (machines here are noisy).  Also printed:
+Every implementation is timed once per round, in a shuffled order, rounds repeated; the ratio is
+the median over rounds of its time over the reference's in the same round (machines here are
+noisy, and a fixed order measured up to 15% in favour of some positions at S1).  Also printed:
 compile time, and with the default options the scan per-step overhead, peak memory and a rewrite
 ablation.  Run:  python benchmarks/lstm_step.py [--quick]
 """
@@ -226,9 +227,10 @@ def run(size, dtype, repeats, others=True, ablation=True):
     for impl in impls:
         impl.step(lr)  # warm up: specialise loops, compile jit functions
     times = [[] for _ in impls]
-    for _ in range(repeats):  # rounds: every implementation once, so all share the machine's noise
-        for t, impl in zip(times, impls):
-            t.append(median_ms(lambda: impl.step(lr), 1))
+    order = np.random.default_rng(1)
+    for _ in range(repeats):  # rounds: every implementation once, so all share the machine's noise ...
+        for k in order.permutation(len(impls)):  # ... in a new order each round: no one always runs first
+            times[k].append(median_ms(lambda: impls[k].step(lr), 1))
     rows = []
     for impl, t, ok in zip(impls, times, agree):
         ratio = statistics.median(m / r for m, r in zip(t, times[0]))
