@@ -821,7 +821,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     # product of concatenated weights now, so that the gradient is built from the fused form.
     from .scan_rewrites import fuse_dots, fuse_sliced_elementwise
     inner_outputs = fuse_dots(inner_outputs) or inner_outputs
-    inner_outputs = fuse_sliced_elementwise(inner_outputs) or inner_outputs
+    inner_outputs = fuse_sliced_elementwise(inner_outputs, carry_ph) or inner_outputs
 
     # ---- capture free variables (shared variables, outer inputs) as extra non-sequences
     placeholders = inner_seq + carry_ph + [p for p, v in zip(ns_ph, non_seqs) if p is not v]

@@ -177,27 +177,72 @@ def fuse_dots(outputs):
     return clone_replace(outputs, repl) if repl else None
 
 
-def fuse_sliced_elementwise(outputs):
-    """f(z[:, 0:H]), f(z[:, H:2H]), ... (one unary elementwise f, adjacent constant slices of the
-    last axis) -> f(z[:, 0:2H]) and slices of it: one numpy call on a contiguous block instead of
-    several on strided views (an LSTM's three sigmoid gates).  Returns new outputs, or None."""
-    groups = {}
+def _last_axis_slice(v):
+    """(base, start, stop) when ``v`` is ``base[..., start:stop]`` (constant bounds, last axis only)."""
+    sub = v.owner
+    if sub is None or not isinstance(sub.op, st.Subtensor) or len(sub.inputs) != 1:
+        return None
+    spec, base = sub.op.spec, sub.inputs[0]
+    last = spec[-1] if spec else None
+    if (len(spec) != base.ndim or any(entry != ("s", None, None, None) for entry in spec[:-1])
+            or last[0] != "s" or last[3] not in (None, 1)):
+        return None
+    size = base.type.shape[-1]
+    start, stop = last[1] or 0, last[2] if last[2] is not None else size
+    if stop is None or start < 0 or stop < 0 or start >= stop:
+        return None
+    return base, start, stop
+
+
+def fuse_sliced_elementwise(outputs, carries=()):
+    """One elementwise op applied block by block to adjacent slices of the last axis -> one op on the
+    whole block, and slices of its result.
+
+    The blocks' other operands are joined: ``f(z[:, 0:H], b_0), f(z[:, H:2H], b_1)`` becomes
+    ``f(z[:, 0:2H], concat(b_0, b_1))`` -- only for operands that do not depend on ``carries`` (the
+    join is then done once, outside the loop), or one operand shared by every block.  Repeated to a
+    fixed point, a per-gate LSTM (``sigmoid(x W_i + h U_i + b_i)`` for each gate) turns into the
+    fused one: one sum for all gates, one sigmoid for the three sigmoid gates.  Returns new
+    outputs, or None when nothing fused.
+    """
+    changed = False
+    for _ in range(8):  # each pass fuses one layer: the sums of products, the bias, the activation
+        fused = _fuse_sliced_once(outputs, {id(c) for c in carries})
+        if fused is None:
+            break
+        outputs, changed = fused, True
+    return outputs if changed else None
+
+
+def _fuse_sliced_once(outputs, carry_ids):
+    varying, groups = set(carry_ids), {}
     for n in toposort(outputs):
-        if not (isinstance(n.op, e.Elemwise) and len(n.inputs) == 1 and n.inputs[0].owner is not None):
+        if any(id(v) in varying for v in n.inputs):
+            varying.update(id(o) for o in n.outputs)
+        if not isinstance(n.op, e.Elemwise) or len(n.outputs) != 1:
             continue
-        sub = n.inputs[0].owner
-        if not (isinstance(sub.op, st.Subtensor) and len(sub.inputs) == 1):
+        out, sliced, key = n.outputs[0], {}, []
+        for p, v in enumerate(n.inputs):
+            sl = _last_axis_slice(v)
+            if sl is not None and sl[0].ndim == out.ndim:
+                sliced[p] = sl
+        spans = {(lo, hi) for _, lo, hi in sliced.values()}
+        if len(spans) != 1:
             continue
-        spec, base = sub.op.spec, sub.inputs[0]
-        last = spec[-1] if spec else None
-        if (len(spec) != base.ndim or any(entry != ("s", None, None, None) for entry in spec[:-1])
-                or last[0] != "s" or last[3] not in (None, 1)):
+        lo, hi = spans.pop()
+        if out.type.shape[-1] != hi - lo:
             continue
-        size = base.type.shape[-1]
-        start, stop = last[1] or 0, last[2] if last[2] is not None else size
-        if stop is None or start < 0 or stop < 0 or start >= stop:
-            continue
-        groups.setdefault((n.op, id(base)), []).append((start, stop, n, base))
+        for p, v in enumerate(n.inputs):
+            if p in sliced:
+                key.append(("slice", id(sliced[p][0])))
+            elif v.ndim == 0 or v.type.shape[-1] == 1:  # broadcast along the blocks: must be the same for all
+                key.append(("same", (v.dtype, v.type.shape, v.data.tobytes()) if isinstance(v, Constant) else id(v)))
+            elif v.type.shape[-1] == hi - lo and id(v) not in varying:
+                key.append(("join", v.type.shape[:-1], v.dtype))
+            else:
+                break
+        else:
+            groups.setdefault((n.op, tuple(key)), []).append((lo, hi, n, sliced))
     repl = {}
     for members in groups.values():
         members.sort(key=lambda m: m[0])
@@ -212,9 +257,19 @@ def fuse_sliced_elementwise(outputs):
         for run in runs:
             if len(run) < 2:
                 continue
-            lo, hi, base = run[0][0], run[-1][1], run[0][3]
-            lead = (slice(None),) * (base.ndim - 1)
-            fused = run[0][2].op(base[lead + (slice(lo, hi),)])
+            lo, hi, first, sliced = run[0][0], run[-1][1], run[0][2], run[0][3]
+            args = []
+            for p, v in enumerate(first.inputs):
+                if p in sliced:
+                    base = sliced[p][0]
+                    whole = lo == 0 and hi == base.type.shape[-1]
+                    args.append(base if whole else base[(slice(None),) * (base.ndim - 1) + (slice(lo, hi),)])
+                elif v.ndim == 0 or v.type.shape[-1] == 1:
+                    args.append(v)
+                else:
+                    args.append(sh.Concatenate(v.ndim - 1)(*[m[2].inputs[p] for m in run]))
+            fused = first.op(*args)
+            lead = (slice(None),) * (fused.ndim - 1)
             for start, stop, n, _ in run:
                 repl[n.outputs[0]] = fused[lead + (slice(start - lo, stop - lo),)]
     return clone_replace(outputs, repl) if repl else None

@@ -94,10 +94,11 @@ def _cost(outputs):
 
 
 def compare_with_unrolled(fn, values, spec, n_steps=None, go_backwards=False, truncate_gradient=-1,
-                          cost=_cost, rewrites=(True, False)):
-    """Build scan(fn, **spec(*inputs)) and the unrolled loop; compare outputs, cost and gradients."""
+                          cost=_cost, rewrites=(True, False), static=()):
+    """Build scan(fn, **spec(*inputs)) and the unrolled loop; compare outputs, cost and gradients.
+    The scan's inputs have unknown shapes, except those listed in ``static``."""
     values = [np.asarray(v) for v in values]
-    dyn = [TensorType(v.dtype, (None,) * v.ndim)(f"in{i}") for i, v in enumerate(values)]
+    dyn = [TensorType(v.dtype, v.shape if i in static else (None,) * v.ndim)(f"in{i}") for i, v in enumerate(values)]
     sta = [TensorType(v.dtype, v.shape)(f"in{i}") for i, v in enumerate(values)]
     outs, updates = theano.scan(fn, n_steps=n_steps, go_backwards=go_backwards,
                                 truncate_gradient=truncate_gradient, return_list=True, **spec(*dyn))
@@ -690,6 +691,60 @@ def test_reduce_with_several_states():
     a = N(6)
     got = theano.function([v], [s, q])(a)
     np.testing.assert_allclose(got, [a.sum(), (a * a).sum()], rtol=RTOL)
+
+
+# --------------------------------------------------------------------------- fusion when scan builds the step
+
+def _step_ops(hs):
+    """Op type names in the step graph of the scan that computed ``hs``."""
+    from minigraph.graph import toposort
+    op = hs.owner.op if hs.owner.op.__class__.__name__ == "Scan" else hs.owner.inputs[0].owner.op
+    return [type(n.op).__name__ for n in toposort(op.inner_outputs)]
+
+
+def _per_gate_lstm(x_t, h, c, *w):
+    """The seed tutorial's way: one input weight, one recurrent weight and one bias per gate."""
+    (Wi, Wf, Wo, Wg), (Ui, Uf, Uo, Ug), (bi, bf, bo, bg) = w[0:4], w[4:8], w[8:12]
+    i = T.nnet.sigmoid(T.dot(x_t, Wi) + T.dot(h, Ui) + bi)
+    f = T.nnet.sigmoid(T.dot(x_t, Wf) + T.dot(h, Uf) + bf)
+    o = T.nnet.sigmoid(T.dot(x_t, Wo) + T.dot(h, Uo) + bo)
+    g = T.tanh(T.dot(x_t, Wg) + T.dot(h, Ug) + bg)
+    c_new = f * c + i * g
+    return [o * T.tanh(c_new), c_new]
+
+
+def test_per_gate_lstm_becomes_the_fused_one_and_matches_unrolled():
+    r = np.random.default_rng(5)
+    I, H = 2, 3
+    weights = [0.5 * r.standard_normal((I, H)) for _ in range(4)] + [0.5 * r.standard_normal((H, H)) for _ in range(4)] \
+        + [0.1 * r.standard_normal(H) for _ in range(4)]
+    X, h0, c0 = r.standard_normal((4, 2, I)), r.standard_normal((2, H)), r.standard_normal((2, H))
+    compare_with_unrolled(_per_gate_lstm, [X, h0, c0] + weights,  # static weight shapes: fusion applies
+                          lambda X, h0, c0, *w: dict(sequences=X, outputs_info=[h0, c0], non_sequences=list(w)),
+                          static=range(3, 15))
+    Xs, hs0, cs0 = T.tensor3("X"), T.matrix("h0"), T.matrix("c0")
+    ws = [TensorType("float64", w.shape)(f"w{k}") for k, w in enumerate(weights)]
+    (hs, _), _ = theano.scan(_per_gate_lstm, sequences=Xs, outputs_info=[hs0, cs0], non_sequences=ws)
+    ops = _step_ops(hs)
+    # two products (x and h), one sum of them, one bias add, one sigmoid for the three sigmoid gates
+    assert ops.count("Dot") == 2 and ops.count("Sigmoid") == 1 and ops.count("Add") == 3, ops
+
+
+def test_blocks_whose_other_operand_changes_every_step_are_not_joined():
+    """Joining a carry block by block would copy it every step: such blocks stay apart (same values)."""
+    r = np.random.default_rng(6)
+
+    def step(x_t, h, c, U):
+        z = T.dot(h, U)
+        return [T.tanh(z[:, :2] * c + x_t), z[:, 2:] * c]
+
+    compare_with_unrolled(step, [r.standard_normal((3, 1, 2)), r.standard_normal((1, 2)), r.standard_normal((1, 2)),
+                                 0.5 * r.standard_normal((2, 4))],
+                          lambda X, h0, c0, U: dict(sequences=X, outputs_info=[h0, c0], non_sequences=U),
+                          static=range(4))
+    Xs, h0, c0, U = T.tensor3("X"), T.matrix("h0"), T.matrix("c0"), TensorType("float64", (2, 4))("U")
+    (hs, _), _ = theano.scan(step, sequences=Xs, outputs_info=[h0, c0], non_sequences=U)
+    assert _step_ops(hs).count("Mul") == 2
 
 
 # --------------------------------------------------------------------------- random step functions
