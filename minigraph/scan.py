@@ -118,29 +118,34 @@ class Scan:
         return Scan(**fields)
 
     # ---- execution
-    def program(self, args=None, constant=()):
+    def program(self, seqs=None, rest=(), n=1):
         """The step compiled once (with rewrites) into straight-line code.
 
-        With ``args`` (the values of the first step), a version specialised to their shapes:
-        every placeholder gets a fully static shape, so shape computations fold to constants and
-        gradient reductions over broadcast axes that cannot happen disappear.  Specialised
-        programs are cached per shape signature (a few); the generic one is the fallback.
-        Inputs listed in ``constant`` (small integer sequences whose rows are all equal, such as
-        the stored shapes of forward values) are folded in as constants.
+        Given a call's sequences (whole), carries and non-sequences (``rest``) and its number of
+        steps, a version specialised to the shapes of the first step's inputs: every placeholder
+        gets a fully static shape, so shape computations fold to constants and gradient reductions
+        over broadcast axes that cannot happen disappear.  Small integer sequences whose first n
+        rows are all equal (the stored shapes of forward values) are folded in as constants.
+        Specialised programs are cached per signature (a few); the generic one is the fallback.
         """
         if self._program is None:
             from .rewrite import rewrite_graph
             outs = rewrite_graph(self.inner_outputs)
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
-        if args is None:
+            self._int_seqs = [i for i in range(self.n_seqs) if self.inner_inputs[i].ndim == 1
+                              and np.dtype(self.inner_inputs[i].dtype).kind in "iu"]
+        if seqs is None:
             return self._program
-        try:
-            key = tuple([a.shape for a in args])
+        constant = tuple([i for i in self._int_seqs if seqs[i].shape[1] <= 8
+                          and (seqs[i].strides[0] == 0 or (seqs[i][:n] == seqs[i][0]).all())])
+        try:  # the shapes of the first step's inputs, without slicing
+            key = tuple([s.shape[1:] for s in seqs]) + tuple([a.shape for a in rest])
         except AttributeError:  # a Python number among the arguments
-            key = tuple([np.shape(a) for a in args])
-        key += tuple([(i, args[i].tobytes()) for i in constant])
+            key = tuple([np.shape(s)[1:] for s in seqs]) + tuple([np.shape(a) for a in rest])
+        key += tuple([(i, seqs[i][0].tobytes()) for i in constant])
         prog = self._specialized.get(key)
         if prog is None:
+            args = [s[0] for s in seqs] + list(rest)
             prog = self._specialize(args, constant) if len(self._specialized) < 16 else self._program
             self._specialized[key] = prog
         return prog
@@ -189,7 +194,7 @@ class Scan:
                             else v for v in nonseqs)
         self._check_lengths(n, seqs)
         if fast and n > 0:
-            program = self.program([s[0] for s in seqs] + list(carries) + list(nonseqs), _constant_sequences(seqs, n))
+            program = self.program(seqs, carries + nonseqs, n)
             if getattr(program, "fully_static", False):
                 return self._run_static(program, n, seqs, carries, nonseqs, outer)
         program = self.program()
@@ -200,7 +205,7 @@ class Scan:
         for t in range(n):
             args = [s[t] for s in seqs] + list(carries) + list(nonseqs)
             if t == 0:
-                program = self.program(args, _constant_sequences(seqs, n))
+                program = self.program(seqs, carries + nonseqs, n)
                 run = program.run
             try:
                 outs = run(*args)
@@ -403,12 +408,6 @@ def _shape(a):
     """The shape of an array or numpy scalar, without numpy.shape's dispatch."""
     shape = getattr(a, "shape", None)
     return np.shape(a) if shape is None else shape
-
-
-def _constant_sequences(seqs, n):
-    """Indices of small integer sequences whose first n rows are all the same (shape vectors)."""
-    return tuple([i for i, s in enumerate(seqs) if s.dtype.kind in "iu" and s.ndim == 2 and s.shape[1] <= 8
-                  and (s.strides[0] == 0 or (s[:n] == s[0]).all())])
 
 
 def _const(v):

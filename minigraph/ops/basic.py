@@ -1,5 +1,7 @@
 """Ops that make, cast, measure or pass tensors through: cast, alloc, arange, shape,
 sum-to-shape (the gradient of broadcasting), and gradient-only ops."""
+import functools
+
 import numpy as np
 
 from ..config import config
@@ -100,6 +102,13 @@ class Alloc(Op):
         return "alloc"
 
 
+@functools.lru_cache(maxsize=256)
+def _summed_axes(gshape, shape):
+    """The axes of an array of shape ``gshape`` to sum so that it becomes ``shape`` (undo broadcasting)."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+
+
 @op
 class SumToShape(Op):
     """``g`` summed over the axes that broadcasting expanded, so that it has the given shape.
@@ -118,12 +127,12 @@ class SumToShape(Op):
 
     def perform(self, g, shape):
         shape = tuple(shape.tolist())
-        gshape = np.shape(g)
+        g = np.asarray(g)
+        gshape = g.shape
         if gshape == shape:
             return g
-        lead = len(gshape) - len(shape)
-        axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
-        return np.sum(g, axis=axes).reshape(shape) if axes else np.reshape(g, shape)
+        axes = _summed_axes(gshape, shape)
+        return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
 
     def pullback(self, inputs, outputs, gz):
         g, _ = inputs

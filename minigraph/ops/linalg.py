@@ -121,10 +121,11 @@ class Tensordot(Op):
 
     def perform(self, a, b):
         n = self.n
-        sa, sb = np.shape(a), np.shape(b)
+        a, b = np.asarray(a), np.asarray(b)
+        sa, sb = a.shape, b.shape
         k = math.prod(sa[:n])  # explicit sizes: -1 is ambiguous for empty arrays
-        a2 = np.reshape(a, (k, math.prod(sa[n:])))
-        b2 = np.reshape(b, (k, math.prod(sb[n:])))
+        a2 = a.reshape(k, math.prod(sa[n:]))
+        b2 = b.reshape(k, math.prod(sb[n:]))
         return (a2.T @ b2).reshape(sa[n:] + sb[n:])
 
     def pullback(self, inputs, outputs, gz):

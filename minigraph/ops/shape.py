@@ -182,6 +182,8 @@ class Stack(Op):
 
     def perform(self, *xs):
         # numpy.stack's checks cost more than the copy for the small stacks graphs build (shape vectors)
+        if self.axis == 0 and all(getattr(x, "ndim", 0) == 0 for x in xs):
+            return np.array(xs)
         index = (slice(None),) * self.axis + (None,)
         return np.concatenate([np.asarray(x)[index] for x in xs], axis=self.axis)
 
