@@ -89,8 +89,9 @@ def plan_buffers(nodes, outputs, keep, last_use, slots=None):
     for pos in reversed(range(len(nodes))):  # outer joins first: an inner join may lie inside an outer one
         node = nodes[pos]
         out = node.outputs[0]
-        if not isinstance(node.op, Concatenate) or not _static(out) or not contiguous.get(id(out), id(out) not in dest) \
-                or any(d != 1 for d in out.type.shape[:node.op.axis]):
+        if not isinstance(node.op, Concatenate) or not _static(out) or any(d != 1 for d in out.type.shape[:node.op.axis]):
+            continue
+        if not contiguous.get(id(out), id(out) not in dest):  # the join itself goes into a strided slice
             continue
         axis, start, pieces = node.op.axis, 0, []
         for k, x in enumerate(node.inputs):

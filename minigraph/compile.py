@@ -91,6 +91,7 @@ class Program:
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
         plan = plan_buffers(self.nodes, self.outputs, keep, last_use, slots)
         env.update(plan.env)
+        per_step = {b for bufs in plan.before.values() for b in bufs}
         lines = []
         for pos, node in enumerate(self.nodes):
             fn = f"f{pos}"
@@ -101,7 +102,7 @@ class Program:
                 buf, copies, _ = plan.joined[pos]
                 lines += [f"{indent}{buf}[{ix}] = {name_of(x)}" for ix, x in copies]
                 lines.append(f"{indent}{outs[0]} = {buf}")
-                if any(buf in names_ for names_ in plan.before.values()):
+                if buf in per_step:
                     lines.append(f"{indent}del {buf}")
             else:
                 ins = ", ".join(name_of(v) for v in node.inputs)

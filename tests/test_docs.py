@@ -1,6 +1,5 @@
 """Every ```python block in README.md and docs/*.md runs (each in a fresh namespace, in a
 temporary directory), so the documentation cannot drift from the code."""
-import os
 import pathlib
 import re
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import minigraph as theano
 import minigraph.tensor as T
 from minigraph import ExecutionError
-from minigraph.graph import Constant, TensorType
+from minigraph.graph import TensorType
 from minigraph.scan import ScanError
 from minigraph.testing import check_grad
 
@@ -716,8 +716,8 @@ def _per_gate_lstm(x_t, h, c, *w):
 def test_per_gate_lstm_becomes_the_fused_one_and_matches_unrolled():
     r = np.random.default_rng(5)
     I, H = 2, 3
-    weights = [0.5 * r.standard_normal((I, H)) for _ in range(4)] + [0.5 * r.standard_normal((H, H)) for _ in range(4)] \
-        + [0.1 * r.standard_normal(H) for _ in range(4)]
+    weights = [0.5 * r.standard_normal((I, H)) for _ in range(4)] \
+        + [0.5 * r.standard_normal((H, H)) for _ in range(4)] + [0.1 * r.standard_normal(H) for _ in range(4)]
     X, h0, c0 = r.standard_normal((4, 2, I)), r.standard_normal((2, H)), r.standard_normal((2, H))
     compare_with_unrolled(_per_gate_lstm, [X, h0, c0] + weights,  # static weight shapes: fusion applies
                           lambda X, h0, c0, *w: dict(sequences=X, outputs_info=[h0, c0], non_sequences=list(w)),
