@@ -296,9 +296,12 @@ class SigmoidGrad(Elemwise):
 
     @_takes_out
     def perform(self, y, g, out=None):
-        r = np.multiply(g, y)
-        t = np.multiply(r, y, out=out)
-        return np.subtract(r, t, out=t) if type(t) is np.ndarray else r - t
+        # (1 - y) * y * g: three passes over one buffer, no temporary
+        t = np.subtract(1, y, out=out)
+        if type(t) is not np.ndarray:
+            return t * y * g
+        np.multiply(t, y, out=t)
+        return np.multiply(t, g, out=t if out is not None or t.shape == np.shape(g) else None)
 
     def __str__(self):
         return "sigmoid_grad"
