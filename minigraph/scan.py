@@ -63,6 +63,9 @@ class Scan:
         self.truncate_gradient = truncate_gradient
         self._program = None
         self._specialized = {}
+        # per-step integer vectors: candidates for folding as constants (the stored shapes of forward values)
+        self._int_seqs = [i for i, p in enumerate(self.inner_inputs[:n_seqs])
+                          if p.ndim == 1 and np.dtype(p.dtype).kind in "iu"]
         for k in range(n_carry):
             ph, out = self.inner_inputs[n_seqs + k], self.inner_outputs[k]
             if ph.dtype != out.dtype or ph.ndim != out.ndim:
@@ -132,8 +135,6 @@ class Scan:
             from .rewrite import rewrite_graph
             outs = rewrite_graph(self.inner_outputs)
             self._program = Program(self.inner_inputs, outs, name=f"{self.name}_step")
-            self._int_seqs = [i for i in range(self.n_seqs) if self.inner_inputs[i].ndim == 1
-                              and np.dtype(self.inner_inputs[i].dtype).kind in "iu"]
         if seqs is None:
             return self._program
         constant = tuple([i for i in self._int_seqs if seqs[i].shape[1] <= 8
@@ -248,7 +249,7 @@ class Scan:
         plan = program.__dict__.get("_static_plan")
         if plan is None:
             plan = program._static_plan = self._static_plan(program)
-        carry_shapes, traces_spec, ys_spec, y_stores, sums_spec, loop = plan
+        carry_shapes, stored, traces_spec, ys_spec, y_stores, sums_spec, loop = plan
         self._check_carry_shapes(carries, carry_shapes)
         traces = [np.empty((n,) + shape, dtype) for shape, dtype in traces_spec]
         ys, rows = [], program.__dict__.setdefault("_constant_rows", {})
@@ -268,7 +269,6 @@ class Scan:
             carries = loop(0, n, *seqs, *carries, *nonseqs, *traces, *[ys[j] for j in y_stores], *sums)
         except Exception:  # noqa: BLE001 - redo step by step for a precise message
             return self._run(n, outer, fast=False)
-        stored = [k for k in range(self.n_carry) if self.keep[k] == "all"]
         return self._results(n, outer, carries, dict(zip(stored, traces)), ys, sums)
 
     def _static_plan(self, program):
@@ -288,7 +288,7 @@ class Scan:
                     y_stores.append(j)
         sums_spec = [(shapes[nc + ny + j], np.dtype(v.dtype)) for j, v in enumerate(self.sums)]
         loop = program.loop(ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums_spec)))
-        return shapes[:nc], traces_spec, ys_spec, y_stores, sums_spec, loop
+        return shapes[:nc], stored, traces_spec, ys_spec, y_stores, sums_spec, loop
 
     def _check_carry_shapes(self, carries, out_shapes):
         for k, (c, shape) in enumerate(zip(carries, out_shapes)):
