@@ -161,7 +161,7 @@ def _sigmoid(x, out=None):
     # bit in float64, where 0.5 + 0.5 tanh(x/2) would round everything below x = -40 to 0).  Only exp(-x)
     # can overflow; clipping -x at log(max) first costs one cheap pass and keeps numpy from warning, and
     # changes the result only where it is below the smallest normal number.  Five in-place passes over
-    # one fresh buffer: measured 4-9x faster than the old tanh form with a separate tail fix-up.
+    # one fresh buffer: measured 3.8-6x faster than the old tanh form with a separate tail fix-up.
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(config.floatX)
