@@ -157,8 +157,8 @@ def _takes_out(fn):
 
 @_takes_out
 def _sigmoid(x, out=None):
-    # 1 / (1 + exp(-x)) keeps full relative precision in both tails (sigmoid(-700) is right to the last
-    # bit in float64, where 0.5 + 0.5 tanh(x/2) would round everything below x = -40 to 0).  Only exp(-x)
+    # 1 / (1 + exp(-x)) keeps full relative precision in both tails (sigmoid(-700) is right to 1e-14
+    # relative in float64, where 0.5 + 0.5 tanh(x/2) rounds everything below x = -40 to 0).  Only exp(-x)
     # can overflow; clipping -x at log(max) first costs one cheap pass and keeps numpy from warning, and
     # changes the result only where it is below the smallest normal number.  Five in-place passes over
     # one fresh buffer: measured 3.8-6x faster than the old tanh form with a separate tail fix-up.
