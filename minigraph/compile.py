@@ -129,9 +129,9 @@ class Program:
         return env["mg_" + _identifier(self.name)]
 
     def loop(self, n_seqs, n_carry, traced, ys, sums):
-        """A function running this step program for steps ``t0 .. n-1`` with the step inlined.
+        """A function running this step program for steps ``0 .. n-1`` with the step inlined.
 
-        Signature: ``loop(t0, n, *sequences, *carries, *non_sequences, *trace_buffers, *y_buffers,
+        Signature: ``loop(n, *sequences, *carries, *non_sequences, *trace_buffers, *y_buffers,
         *sum_accumulators) -> final carries``.  ``traced`` lists the carries whose value is stored
         each step, ``ys`` / ``sums`` the output positions stored / accumulated.  Per step this is
         exactly the step's own lines plus the stores: no argument lists, no lookups.  On an error
@@ -151,9 +151,9 @@ class Program:
         nonseq = args[n_seqs + n_carry:]
         carries = args[n_seqs:n_seqs + n_carry]
         bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
-        lines = [f"def mg_loop(t0, n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = t0"]
+        lines = [f"def mg_loop(n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = 0"]
         lines += [f"    {b} = _empty(*_shape{b[1:]})" for b in plan.scratch]  # one buffer for the whole loop
-        lines += ["    try:", "        for t in range(t0, n):"]
+        lines += ["    try:", "        for t in range(n):"]
         # slice only the sequences this specialisation still reads (folded constants are not)
         used = {id(v) for node in self.nodes for v in node.inputs} | {id(v) for v in self.outputs}
         lines += [f"            a{i} = S{i}[t]" for i in range(n_seqs) if id(self.inputs[i]) in used]

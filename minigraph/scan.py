@@ -266,7 +266,7 @@ class Scan:
                 ys.append(ys[how])
         sums = [np.zeros(shape, dtype) for shape, dtype in sums_spec]
         try:
-            carries = loop(0, n, *seqs, *carries, *nonseqs, *traces, *[ys[j] for j in y_stores], *sums)
+            carries = loop(n, *seqs, *carries, *nonseqs, *traces, *[ys[j] for j in y_stores], *sums)
         except Exception:  # noqa: BLE001 - redo step by step for a precise message
             return self._run(n, outer, fast=False)
         return self._results(n, outer, carries, dict(zip(stored, traces)), ys, sums)
