@@ -271,7 +271,7 @@ class Function:
 
     @paused_gc
     def __init__(self, inputs, outputs, updates=None, givens=None, allow_input_downcast=None,
-                 on_unused_input="raise", name=None, check=None, rewrite=None):
+                 on_unused_input="raise", name=None, check=None, rewrite=None, backend=None):
         self.name = name or f"function_{next(_counter)}"
         self.single = isinstance(outputs, Variable)
         outputs = [] if outputs is None else ([outputs] if self.single else list(outputs))
@@ -324,6 +324,10 @@ class Function:
         self.updates = [(s, u) for (s, _), u in zip(updates, all_outputs[len(outputs):])]
         self.shared = shared
         self.program = Program(inputs, all_outputs, shared, self.name)
+        self.backend = backend
+        if backend == "numba":  # the same schedule, lowered: numpy stays the reference for errors and checks
+            from .backends.numba import NumbaProgram
+            self.program.run = NumbaProgram(self.program).run
         self.maker = self  # Theano code reads fn.maker.fgraph
         self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
         self._containers = [s.container for s in shared]
@@ -418,4 +422,6 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
     """
     if mode is not None and str(mode).upper() in ("DEBUGMODE", "NANGUARDMODE") and check is None:
         check = True
-    return Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    backend = "numba" if str(mode if mode is not None else config.mode).upper() == "NUMBA" else None
+    return Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite,
+                    backend)

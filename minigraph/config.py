@@ -24,13 +24,14 @@ def _floatx_from_env():
 class Config:
     """Mutable settings object; unknown attributes raise instead of silently sticking."""
 
-    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check")
+    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check", "mode")
 
     def __init__(self):
         self.floatX = _floatx_from_env()
         self.compute_test_value = "off"  # accepted for Theano compatibility, unused
         self.optimizer = "fast_run"  # "fast_run" rewrites graphs; "None" runs them as built
         self.check = False  # True: every compiled function validates intermediates
+        self.mode = os.environ.get("MINIGRAPH_MODE", "FAST_RUN")  # "NUMBA": compile with the numba backend
 
     @property
     def floatX(self):

@@ -182,7 +182,7 @@ class Scan:
     def perform(self, n, *outer):
         return self._run(n, outer, fast=True)
 
-    def _run(self, n, outer, fast):
+    def _run(self, n, outer, fast, backend=None):
         """The step is specialised to the shapes of step 0's inputs.  When that makes every output's
         shape static, the buffers are allocated from the types and all steps run in one generated loop
         with the step inlined; a failure there is re-run step by step, which names the step and the
@@ -197,7 +197,7 @@ class Scan:
         if fast and n > 0:
             program = self.program(seqs, carries + nonseqs, n)
             if getattr(program, "fully_static", False):
-                return self._run_static(program, n, seqs, carries, nonseqs, outer)
+                return self._run_static(program, n, seqs, carries, nonseqs, outer, backend)
         program = self.program()
         run = program.run
         stored = [k for k in range(nc) if self.keep[k] == "all"]
@@ -244,11 +244,13 @@ class Scan:
                 buf[t] = outs[j]
         return self._results(n, outer, carries, traces, ys, sums)
 
-    def _run_static(self, program, n, seqs, carries, nonseqs, outer):
-        """All n steps in the generated loop, into buffers allocated from the static output types."""
-        plan = program.__dict__.get("_static_plan")
+    def _run_static(self, program, n, seqs, carries, nonseqs, outer, backend=None):
+        """All n steps in the generated loop, into buffers allocated from the static output types
+        (``backend="numba"``: the loop jitted, where every step node has a numba lowering)."""
+        plans = program.__dict__.setdefault("_static_plans", {})
+        plan = plans.get(backend)
         if plan is None:
-            plan = program._static_plan = self._static_plan(program)
+            plan = plans[backend] = self._static_plan(program, backend)
         carry_shapes, stored, traces_spec, ys_spec, y_stores, sums_spec, loop = plan
         self._check_carry_shapes(carries, carry_shapes)
         traces = [np.empty((n,) + shape, dtype) for shape, dtype in traces_spec]
@@ -271,7 +273,7 @@ class Scan:
             return self._run(n, outer, fast=False)
         return self._results(n, outer, carries, dict(zip(stored, traces)), ys, sums)
 
-    def _static_plan(self, program):
+    def _static_plan(self, program, backend=None):
         """What ``_run_static`` allocates for a fully static step, and its loop (once per program)."""
         ns, nc, ny = self.n_seqs, self.n_carry, self.n_ys
         shapes = [o.type.shape for o in program.outputs]
@@ -287,7 +289,12 @@ class Scan:
                 if how == "store":
                     y_stores.append(j)
         sums_spec = [(shapes[nc + ny + j], np.dtype(v.dtype)) for j, v in enumerate(self.sums)]
-        loop = program.loop(ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums_spec)))
+        loop_args = (ns, nc, stored, [nc + j for j in y_stores], range(nc + ny, nc + ny + len(sums_spec)))
+        loop = None
+        if backend == "numba":
+            from .backends.numba import lower_loop
+            loop = lower_loop(program, *loop_args)
+        loop = loop or program.loop(*loop_args)
         return shapes[:nc], stored, traces_spec, ys_spec, y_stores, sums_spec, loop
 
     def _check_carry_shapes(self, carries, out_shapes):
