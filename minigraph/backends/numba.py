@@ -22,6 +22,9 @@ from .numba_cache import jit
 from .numba_emit import Emitter, lowering_of, static
 
 COMPUTE = ("elemwise", "dot", "concat", "expr")
+# A jitted segment costs a native call (a few microseconds with its arguments) where numpy spends about
+# one per node; measured on the LSTM training step, segments of 2-3 computing nodes made it slower.
+MIN_COMPUTE = 4
 
 
 def _scalar(x):
@@ -222,12 +225,12 @@ class _Segment(list):
 
 
 def _segments(nodes, lowered):
-    """The nodes in order, grouped: runs of lowered nodes with at least two that compute become one
+    """The nodes in order, grouped: runs of lowered nodes with ``MIN_COMPUTE`` that compute become one
     jitted segment; every other node is a unit of its own."""
     units, run = [], []
 
     def flush():
-        if sum(lowering_of(n).kind in COMPUTE for n in run) >= 2:
+        if sum(lowering_of(n).kind in COMPUTE for n in run) >= MIN_COMPUTE:
             units.append(_Segment(run))
         else:
             units.extend([n] for n in run)
