@@ -170,3 +170,27 @@ def test_disk_cache_shared_by_processes_and_a_corrupted_entry_is_recompiled(tmp_
     assert proc.returncode == 0, err
     assert "recompiling" in err
     assert out.splitlines()[-1] == value
+
+
+def _ops_without_lowering():
+    from minigraph.graph import Op
+    from minigraph.ops import elemwise
+
+    def subclasses(c):
+        for s in c.__subclasses__():
+            yield s
+            yield from subclasses(s)
+    missing = set()
+    for c in subclasses(Op):
+        if c.__name__.startswith("_") or c is elemwise.Elemwise or not c.__module__.startswith("minigraph"):
+            continue
+        has = c in elemwise._NUMBA if issubclass(c, elemwise.Elemwise) else getattr(c, "lower_numba", None) is not None
+        if not has and c.__name__ not in ("Reduce",):  # Reduce: an abstract base
+            missing.add(c.__name__)
+    return missing
+
+
+def test_docs_list_the_ops_without_a_lowering():
+    text = open(os.path.join(ROOT, "docs", "numba.md")).read()
+    listed = text.split("<!-- ops-without-numba")[1].split("-->", 1)[1].split("<!-- end -->")[0]
+    assert {n.strip() for n in listed.replace("\n", " ").split(",")} == _ops_without_lowering()
