@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
     p.add_argument("--progress", choices=("auto", "bar", "epoch", "off"), default="auto",
                    help="progress display on stderr: a live bar on a terminal, else a line per epoch")
+    _mode_option(p)
     p.set_defaults(func=cmd_stock)
 
     # ---- task
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated cells to train (default lstm,peephole,rnn)")
     p.add_argument("--length", type=positive_int, default=30, help="minimal sequence length / delay T (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _mode_option(p)
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -165,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lengths", type=_int_list, default=[10, 30, 60])
     p.add_argument("--seeds", type=_int_list, default=[0, 1])
     p.add_argument("--markdown", metavar="FILE", help="also write the table (markdown) to FILE")
+    _mode_option(p)
     p.set_defaults(func=cmd_sweep)
 
     # ---- gradflow
@@ -176,6 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
     gradflow.add_arguments(p)
     p.set_defaults(func=gradflow.run_command)
     return parser
+
+
+def _mode_option(p) -> None:
+    p.add_argument("--mode", choices=("auto", "numpy", "numba"), default="auto",
+                   help="executor: numpy, or numba's native code (pip install 'minigraph[numba]'); default auto: "
+                        "numba where installed and measured faster (sequences of 10 steps and more)")
+
+
+def _choose_mode(args) -> str:
+    """Set minigraph's mode from --mode; returns its name.  auto: numba when installed, for the
+    recurrent loops it was measured faster on (10 steps and more: the tasks and sweeps); numpy for
+    the stock example's short windows, where a native call costs more than it saves."""
+    import importlib.util
+
+    import minigraph
+    have = importlib.util.find_spec("numba") is not None
+    mode = args.mode
+    if mode == "numba" and not have:
+        raise CLIError("--mode numba needs numba: pip install 'minigraph[numba]'")
+    if mode == "auto":
+        steps = min(getattr(args, "lengths", None) or [getattr(args, "length", 0)])
+        mode = "numba" if have and args.command in ("task", "sweep") and steps >= 10 else "numpy"
+    minigraph.config.mode = "NUMBA" if mode == "numba" else "FAST_RUN"
+    return mode
 
 
 def _task_options(p, cell_choices) -> None:
@@ -246,7 +273,7 @@ def cmd_stock(args) -> int:
             seed=0 if args.seed is None else args.seed, checkpoint=args.checkpoint, resume=args.resume,
             out=out, progress="off" if args.quiet else args.progress)
         stock.run_forecast(series, cfg, out=_say)
-    _say(f"elapsed: {time.perf_counter() - t0:.1f} s")
+    _say(f"elapsed: {time.perf_counter() - t0:.1f} s ({args.mode} mode)")
     return 0
 
 
@@ -308,8 +335,15 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
+    import minigraph
+    saved_mode = minigraph.config.mode  # main() is also called as a function: leave the caller's mode as it was
     try:
-        return args.func(args)
+        if hasattr(args, "mode"):
+            args.mode = _choose_mode(args)
+        status = args.func(args)
+        if args.command in ("task", "sweep"):
+            _say(f"mode: {args.mode}")
+        return status
     except KeyboardInterrupt:
         ckpt = getattr(args, "checkpoint", None)
         hint = (f"; {ckpt} holds the last finished epoch, continue with --resume"
@@ -319,6 +353,8 @@ def main(argv=None) -> int:
     except (CLIError, DataError, CheckpointError, OSError, FloatingPointError, RuntimeError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        minigraph.config.mode = saved_mode
 
 
 if __name__ == "__main__":  # pragma: no cover
