@@ -13,6 +13,8 @@ import numpy as np
 
 from .config import config
 from .buffers import plan_buffers
+from .rewrite import Rewrites, rewrite_graph
+from .mode import backend_of, get_mode
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
                     toposort)
 
@@ -53,7 +55,12 @@ class Program:
         self.outputs = list(outputs)
         self.nodes = toposort(self.outputs, stop_at=self.inputs + self.shared)
         self.name = name
+        self.loops = {}  # the generated loops over this step program (see loop), by their layout
         self.run = self._generate()
+
+    def loop_sources(self):
+        """Sources of the loops generated over this program so far."""
+        return [fn.source for fn in self.loops.values()]
 
     def _emit(self, indent, slots=None):
         """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
@@ -138,7 +145,7 @@ class Program:
         the exception carries the failing step as ``mg_step``.
         """
         key = (n_seqs, n_carry, tuple(traced), tuple(ys), tuple(sums))
-        cache = self.__dict__.setdefault("_loops", {})
+        cache = self.loops
         if key in cache:
             return cache[key]
         # step outputs stored every step are computed straight into their rows where the plan allows
@@ -317,13 +324,13 @@ class Function:
                 shared.append(s)
         use_rewrites = (config.optimizer != "None") if rewrite is None else rewrite
         if use_rewrites:
-            from .rewrite import rewrite_graph
-            all_outputs = rewrite_graph(all_outputs)
+            all_outputs = rewrite_graph(all_outputs, rewrite if isinstance(rewrite, Rewrites) else None)
         self.inputs = inputs
         self.outputs = all_outputs[:len(outputs)]
         self.updates = [(s, u) for (s, _), u in zip(updates, all_outputs[len(outputs):])]
         self.shared = shared
         self.program = Program(inputs, all_outputs, shared, self.name)
+        self.run_program = self.program.run  # a backend other than numpy replaces it (see minigraph.mode)
         self.maker = self  # Theano code reads fn.maker.fgraph
         self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
         self._containers = [s.container for s in shared]
@@ -365,7 +372,7 @@ class Function:
             results = self.program.run_checked(*vals)
         else:
             try:
-                results = self.program.run(*vals)
+                results = self.run_program(*vals)
             except Exception as exc:  # noqa: BLE001 - re-raised with the node that failed
                 err = self.program.explain(vals, exc)
                 if err is None:
@@ -377,6 +384,19 @@ class Function:
             c.value = v
         outs = results[:n]
         return outs[0] if self.single else outs
+
+    @property
+    def source(self):
+        """The generated Python source of this function's schedule."""
+        return self.program.source
+
+    def sources(self):
+        """{name: generated source} of this function and of every step program and loop compiled inside
+        it so far (a scan compiles its step when first called, specialised to the call's shapes)."""
+        out = {self.program.name: self.program.source}
+        for node in self.program.nodes:
+            out.update(node.op.generated_sources())
+        return out
 
     def debugprint(self, file=None):
         from .printing import debugprint
@@ -414,8 +434,21 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
     """Compile ``outputs`` as a function of ``inputs`` (see ``Function``).
 
     ``check=True`` validates every intermediate's shape and dtype and raises on
-    the first NaN/Inf; ``rewrite=False`` runs the graph exactly as built.
+    the first NaN/Inf; ``rewrite=False`` runs the graph exactly as built and
+    ``rewrite=Rewrites(exclude=[...])`` without the named rules
+    (``minigraph.rewrite.list_rules()``).  ``mode``: a name from
+    ``minigraph.mode`` (``FAST_RUN``, ``FAST_COMPILE``, ``DebugMode``,
+    ``NanGuardMode``, or a backend such as ``NUMPY``), case-insensitive;
+    default ``config.mode``.
     """
-    if mode is not None and str(mode).upper() in ("DEBUGMODE", "NANGUARDMODE") and check is None:
+    chosen = get_mode(mode)
+    if check is None and chosen.check:
         check = True
-    return Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    if rewrite is None and chosen.rewrites is not True and config.optimizer != "None":
+        rewrite = chosen.rewrites
+    fn = Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    lower = backend_of(chosen).lower
+    if lower is not None:
+        fn.run_program = lower(fn.program)
+    fn.mode = chosen
+    return fn

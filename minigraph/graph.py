@@ -210,6 +210,10 @@ class Op:
         fills and returns: "any" (any strides), "contiguous" (C-ordered only) or None."""
         return None
 
+    def generated_sources(self):
+        """{name: source} of code this op generated for itself (a scan's step programs and loops)."""
+        return {}
+
     def perform(self, *inputs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.perform")
 

@@ -13,15 +13,16 @@
   keeps only the last step of a state whose trace is only read at ``[-1]``
   (save-memory).
 """
-from .graph import Constant, clone_replace, toposort
-from .ops import basic as b
-from .ops import elemwise as e
-from .ops import linalg as la
-from .ops import reduce as r
-from .ops import shape as sh
-from .ops import subtensor as st
-from .rewrite import POST_PASSES, PRE_PASSES, local_rule
-from .scan import CheckLength, Scan
+from .. import tensor as T
+from ..graph import Constant, clone_replace, graph_inputs, toposort
+from ..ops import basic as b
+from ..ops import elemwise as e
+from ..ops import linalg as la
+from ..ops import reduce as r
+from ..ops import shape as sh
+from ..ops import subtensor as st
+from ..rewrite import NotApplicable, graph_rule, node_rule
+from .op import CheckLength, Scan
 
 
 def _is_scan(node):
@@ -52,7 +53,10 @@ class _Parts:
     def replace(self, swap):
         """Substitute inner variables in all step outputs at once (shared subgraphs stay shared)."""
         n1, n2 = len(self.carries), len(self.carries) + len(self.ys)
-        outs = clone_replace(self.carries + self.ys + self.sums, swap)
+        try:
+            outs = clone_replace(self.carries + self.ys + self.sums, swap)
+        except (TypeError, ValueError) as exc:  # a lifted value lost static shape an inner op relies on
+            raise NotApplicable(f"the step cannot be rebuilt with {len(swap)} value(s) replaced: {exc}") from exc
         self.carries, self.ys, self.sums = outs[:n1], outs[n1:n2], outs[n2:]
 
     def build(self, keep=None):
@@ -110,6 +114,7 @@ def _kinds(op):
 
 # --------------------------------------------------------------------------- merge the grad variant
 
+@graph_rule(phase="before", name="scan_merge_variants")
 def merge_variants(outputs):
     """Replace each scan by the grad-made variant with the same inputs that computes a superset."""
     groups = {}
@@ -275,11 +280,9 @@ def _fuse_sliced_once(outputs, carry_ids):
     return clone_replace(outputs, repl) if repl else None
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_fuse_step_dots")
 def fuse_step_dots(node):
     """fuse_dots inside a scan's step (the fused weights are then hoisted out of the loop)."""
-    if not _is_scan(node):
-        return None
     fused = fuse_dots(node.op.inner_outputs)
     if fused is None:
         return None
@@ -289,13 +292,11 @@ def fuse_step_dots(node):
     return parts.build().outputs
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_regroup_sums")
 def regroup_sums(node):
     """(x_t W + h W_h) + b -> (x_t W + b) + h W_h inside a step: terms that do not depend on the
     carries are added first, so that pushout_sequence computes their sum for all steps at once
     (the LSTM's bias joins the input projection outside the loop)."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     uses = {}
@@ -322,8 +323,9 @@ def regroup_sums(node):
         moving = [t for t in flat if kind.get(id(t), "inv") == "var"]
         if len(fixed) < 2 or not moving or any(t.dtype != out.dtype for t in flat):
             continue
-        if n.inputs[0] in fixed or all(kind.get(id(i), "inv") != "var" for i in n.inputs[:1]):
-            continue  # already grouped: the left operand holds the fixed terms
+        if n.inputs[0] in fixed or all(kind.get(id(i), "inv") != "var" for i in n.inputs[:1]) \
+                or all(a is b_ for a, b_ in zip(flat, fixed + moving)):
+            continue  # already grouped: the left operand holds the fixed terms, or they come first
         total = fixed[0]
         for t in fixed[1:] + moving:
             total = e.Add()(total, t)
@@ -336,11 +338,11 @@ def regroup_sums(node):
     return parts.build().outputs
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_sums")
 def pushout_sums(node):
     """sum_t dot(a_t.T, b_t) -> one product of the stacked a and b after the loop;
     sum_t outer(a_t, b_t) likewise; sum_t sum_to_shape(g_t, w) -> one sum_to_shape of the stack."""
-    if not _is_scan(node) or not node.op.n_sums:
+    if not node.op.n_sums:
         return None
     op = node.op
     kind, _ = _kinds(op)
@@ -396,16 +398,14 @@ def _summed(how, vals, extra, parts):
         return la.Tensordot(1)(vals[0], vals[1])
     if how == "index":     # (sum_t x_t)[idx]
         inner, sub = extra
-        return sub.op(_summed(inner[0], vals, inner[2], parts))
+        return sub(_summed(inner[0], vals, inner[2], parts))
     # sum_t sum_to_shape(g_t, w) = sum_to_shape(G, w)
     return b.SumToShape()(vals[0], clone_replace(extra, {ph: o for ph, o in parts.nonseq}))
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_invariant")
 def pushout_invariant(node):
     """Hoist loop-invariant inner computations out of the loop."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     targets = _frontier(op, nodes, kind, ("seq", "var"),
@@ -425,7 +425,6 @@ def pushout_invariant(node):
 def _batch(node, batched_inputs, kinds):
     """The whole-sequence version of a per-step node whose inputs are sequence-only or invariant;
     None when the op has no batching rule.  Sequence values carry a leading time axis."""
-    from . import tensor as T
     op = node.op
     out = node.outputs[0]
     if isinstance(op, e.Elemwise):
@@ -454,11 +453,9 @@ def _batch(node, batched_inputs, kinds):
     return None
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_sequence")
 def pushout_sequence(node):
     """Compute sequence-only inner work for all steps before the loop (x_t @ W -> X @ W)."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     parts = _Parts(node)
@@ -546,6 +543,7 @@ def _is_last_index(node):
     return spec in ((("i", -1),), (("s", -1, None, None),))
 
 
+@graph_rule(phase="after", name="scan_prune")
 def prune(outputs):
     """Drop unread scan outputs and dead carries; keep only the last step of states read at [-1]."""
     nodes = toposort(outputs)
@@ -608,10 +606,7 @@ def _needed_carries(op, used):
 
 
 def _inputs_of(v, stop):
-    from .graph import graph_inputs
     return graph_inputs([v], stop_at=stop)
 
 
-PRE_PASSES.append(merge_variants)
-POST_PASSES.append(prune)
-POST_PASSES.append(fuse_dots)
+graph_rule(phase="after", name="scan_fuse_dots")(fuse_dots)
