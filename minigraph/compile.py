@@ -7,12 +7,14 @@ mapped back from the line number to the node, its inputs' shapes and the place
 in the user's code where it was built.
 """
 import itertools
+import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .config import config
-from .buffers import plan_buffers
+from .buffers import Buffer, Slot, plan_buffers
 from .rewrite import Rewrites, rewrite_graph
 from .mode import backend_of, get_mode
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
@@ -63,75 +65,32 @@ class Program:
         return [fn.source for fn in self.loops.values()]
 
     def _emit(self, indent, slots=None):
-        """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
-        names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions, the
-        environment (thunks ``f*``, constants ``k*``) the lines run in, and the buffer plan (with
-        ``slots``, see ``plan_buffers``: the body of a loop)."""
-        names, env = {}, {"_asarray": np.asarray}
-        args = []
-        for i, v in enumerate(self.inputs):
-            names[id(v)] = f"a{i}"
-            args.append(f"a{i}")
-        for i, v in enumerate(self.shared):
-            names[id(v)] = f"s{i}"
-            args.append(f"s{i}")
-        consts = 0
-
-        def name_of(v):
-            nonlocal consts
-            key = id(v)
-            if key not in names:
-                if isinstance(v, Constant):
-                    names[key] = f"k{consts}"
-                    env[f"k{consts}"] = v.data
-                    consts += 1
-                else:
-                    raise MissingInputError(f"{self.name}: the graph needs {v.describe()}, which was not given "
-                                            "as an input")
-            return names[key]
-
-        # last use of every variable, to free buffers right after it
-        last_use = {}
+        """The schedule as Python lines (``v3_0 = f3(a0, v2_0)  # dot at model.py:12``, ``del`` after last
+        uses) with what they need, as an ``Emitted``.  ``slots`` (the body of a loop) maps step output
+        positions to the expressions of their stored rows (``Y0[t]``); see ``plan_buffers``."""
+        em = _Emitter(self, indent, slots or {})
+        last_use = {}  # last use of every variable, to free buffers right after it
         for pos, node in enumerate(self.nodes):
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
-        plan = plan_buffers(self.nodes, self.outputs, keep, last_use, slots)
-        env.update(plan.env)
-        per_step = {b for bufs in plan.before.values() for b in bufs}
-        lines = []
+        plan = plan_buffers(self.nodes, self.outputs, keep, last_use, set(slots) if slots is not None else None)
         for pos, node in enumerate(self.nodes):
-            fn = f"f{pos}"
-            env[fn] = node.op.make_thunk(node)
-            lines += [f"{indent}{b} = _empty(*_shape{b[1:]})" for b in plan.before.get(pos, ())]
-            outs = [f"v{pos}_{j}" for j in range(len(node.outputs))]
-            if pos in plan.joined:  # the pieces are already in place: copy the others, then take the buffer
-                buf, copies, _ = plan.joined[pos]
-                lines += [f"{indent}{buf}[{ix}] = {name_of(x)}" for ix, x in copies]
-                lines.append(f"{indent}{outs[0]} = {buf}")
-                if buf in per_step:
-                    lines.append(f"{indent}del {buf}")
-            else:
-                ins = ", ".join(name_of(v) for v in node.inputs)
-                if pos in plan.out:
-                    ins += f", out={plan.out[pos]}"
-                elif pos in plan.reuse:
-                    ins += f", out={names[id(plan.reuse[pos])]}"
-                target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
-                lines.append(f"{indent}{target} = {fn}({ins})")
-            for o, name in zip(node.outputs, outs):
-                names[id(o)] = name
-            dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
+            em.node(pos, node, plan)
+            dead = [em.names[id(v)] for v in dict.fromkeys(node.inputs)
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
-                lines.append(f"{indent}del {', '.join(dead)}")
-        return lines, args, [name_of(v) for v in self.outputs], env, plan
+                em.lines.append(f"{indent}del {', '.join(dead)}")
+        scratch = [f"{em.render(b)} = _empty(*_shape{b.pos})  # scratch buffer for {_where(self.nodes[b.pos])}"
+                   for b in plan.scratch]
+        return Emitted(em.lines, em.args, [em.name_of(v) for v in self.outputs], em.env, plan, scratch)
 
     def _generate(self):
-        body, args, outs, env, _ = self._emit("    ")
-        lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"] + body
-        lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
+        em = self._emit("    ")
+        lines = [f"def mg_{_identifier(self.name)}({', '.join(em.args)}):"] + em.lines
+        lines.append(f"    return ({', '.join(em.outs)}{',' if em.outs else ''})")
         self.source = "\n".join(lines)
+        env = em.env
         exec(compile(self.source, f"<minigraph {self.name}>", "exec"), env)
         return env["mg_" + _identifier(self.name)]
 
@@ -151,15 +110,15 @@ class Program:
         # step outputs stored every step are computed straight into their rows where the plan allows
         slots = {pos: f"Y{j}[t]" for j, pos in enumerate(ys)}
         slots.update({k: f"TR{k}[t]" for k in traced if k not in slots})
-        body, args, outs, env, plan = self._emit(" " * 12, slots)
-        stored = plan.stored
+        em = self._emit(" " * 12, slots)
+        body, args, outs, env, stored = em.lines, em.args, em.outs, em.env, em.plan.stored
         env["np_add"] = np.add
         seqs = [f"S{i}" for i in range(n_seqs)]
         nonseq = args[n_seqs + n_carry:]
         carries = args[n_seqs:n_seqs + n_carry]
         bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
         lines = [f"def mg_loop(n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = 0"]
-        lines += [f"    {b} = _empty(*_shape{b[1:]})" for b in plan.scratch]  # one buffer for the whole loop
+        lines += [f"    {line}" for line in em.scratch]  # one buffer for the whole loop
         lines += ["    try:", "        for t in range(n):"]
         # slice only the sequences this specialisation still reads (folded constants are not)
         used = {id(v) for node in self.nodes for v in node.inputs} | {id(v) for v in self.outputs}
@@ -205,6 +164,88 @@ class Program:
                     _check_value(node, o, val, ins)
                 values[id(o)] = val
         return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
+
+
+@dataclass
+class Emitted:
+    """The lines of a program's body and what they need (see ``Program._emit``)."""
+
+    lines: list    # the body, one statement a line
+    args: list     # parameter names: inputs a0.., shared s0..
+    outs: list     # the expressions of the outputs
+    env: dict      # the names the lines read: thunks f*, constants k*, buffer shapes and indices
+    plan: object   # the BufferPlan the lines follow
+    scratch: list  # allocations of the loop's scratch buffers (to run once, before a loop)
+
+
+def _where(node):
+    """``op at file:line`` of the user's code that built ``node``, for the comment on its line."""
+    if node.tag.trace is None:
+        return str(node.op)
+    fname, line, _ = node.tag.trace
+    return f"{node.op} at {os.path.basename(fname)}:{line}"
+
+
+class _Emitter:
+    """Names values and renders the typed buffer plan as Python source, one node at a time."""
+
+    def __init__(self, program, indent, slots):
+        self.program, self.indent, self.slots = program, indent, slots
+        self.names, self.env, self.lines, self.args = {}, {"_asarray": np.asarray, "_empty": np.empty}, [], []
+        for prefix, vs in (("a", program.inputs), ("s", program.shared)):
+            for i, v in enumerate(vs):
+                self.names[id(v)] = f"{prefix}{i}"
+                self.args.append(f"{prefix}{i}")
+        self.consts = 0
+
+    def name_of(self, v):
+        key = id(v)
+        if key not in self.names:
+            if not isinstance(v, Constant):
+                raise MissingInputError(f"{self.program.name}: the graph needs {v.describe()}, which was not "
+                                        "given as an input")
+            self.names[key] = f"k{self.consts}"
+            self.env[f"k{self.consts}"] = v.data
+            self.consts += 1
+        return self.names[key]
+
+    def render(self, dest):
+        """The expression of a destination of the plan (a Buffer, a loop Slot, or a Region of either)."""
+        if isinstance(dest, Buffer):
+            self.env[f"_shape{dest.pos}"] = (dest.shape, dest.dtype)
+            return f"b{dest.pos}"
+        if isinstance(dest, Slot):
+            return self.slots[dest.output]
+        name = f"_ix{len([k for k in self.env if k.startswith('_ix')])}"
+        self.env[name] = dest.index
+        return f"{self.render(dest.base)}[{name}]"
+
+    def node(self, pos, node, plan):
+        ind, where = self.indent, _where(node)
+        fn = f"f{pos}"
+        self.env[fn] = node.op.make_thunk(node)
+        self.lines += [f"{ind}{self.render(b)} = _empty(*_shape{b.pos})  # buffer for {_where(self.program.nodes[b.pos])}"
+                       for b in plan.before.get(pos, ())]
+        outs = [f"v{pos}_{j}" for j in range(len(node.outputs))]
+        if pos in plan.joined:  # the pieces are already in place: copy the others, then take the buffer
+            join = plan.joined[pos]
+            buf = self.render(join.dest)
+            for k, (index, x) in enumerate(join.copies):
+                self.env[f"_ix{pos}_{k}"] = index
+                self.lines.append(f"{ind}{buf}[_ix{pos}_{k}] = {self.name_of(x)}  # {where}: piece")
+            self.lines.append(f"{ind}{outs[0]} = {buf}  # {where}: pieces written in place")
+            if isinstance(join.dest, Buffer) and not join.dest.scratch:
+                self.lines.append(f"{ind}del {buf}")
+        else:
+            ins = ", ".join(self.name_of(v) for v in node.inputs)
+            if pos in plan.out:
+                ins += f", out={self.render(plan.out[pos])}"
+            elif pos in plan.reuse:
+                ins += f", out={self.names[id(plan.reuse[pos])]}"
+            target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
+            self.lines.append(f"{ind}{target} = {fn}({ins})  # {where}")
+        for o, name in zip(node.outputs, outs):
+            self.names[id(o)] = name
 
 
 def _returns_tuple(node):

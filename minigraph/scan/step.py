@@ -22,7 +22,7 @@ STORE, CONST = "store", "const"  # how a y is kept: stored every step, or one co
 MAX_SPECIALISED = 16
 
 
-@dataclass
+@dataclass(eq=False)
 class StaticPlan:
     """What a fully static step allocates per call, and its generated loop (built once per program)."""
 
@@ -36,7 +36,7 @@ class StaticPlan:
     constant_rows: dict = field(default_factory=dict)  # (y, n) -> read-only broadcast of a constant row
 
 
-@dataclass
+@dataclass(eq=False)
 class StepProgram:
     """One compiled version of the step: generic, or specialised to a call's shapes."""
 
@@ -85,10 +85,15 @@ class StepPrograms:
     def sources(self):
         """{name: source} of every program and generated loop compiled so far."""
         out = {}
-        for step in ([self.generic] if self.generic else []) + list(self.specialised.values()):
-            out[step.program.name] = step.program.source
+        labelled = [("generic", self.generic)] if self.generic else []
+        labelled += [(f"specialised {i}", step) for i, step in enumerate(dict.fromkeys(self.specialised.values()))]
+        for label, step in labelled:
+            if label != "generic" and step is self.generic:
+                continue
+            name = f"{step.program.name} ({label})"
+            out[name] = step.program.source
             for i, src in enumerate(step.program.loop_sources()):
-                out[f"{step.program.name} loop {i}"] = src
+                out[f"{name} loop {i}"] = src
             for node in step.program.nodes:  # nested scans
                 out.update(node.op.generated_sources())
         return out
