@@ -376,6 +376,7 @@ class Function:
         self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
         self._containers = [s.container for s in shared]
         self._update_containers = [s.container for s, _ in updates]
+        self._lock = _update_lock(self._containers + self._update_containers) if updates else None
         self._n_out = len(outputs)
         self.check = config.check if check is None else check
         self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
@@ -408,7 +409,17 @@ class Function:
             names = ", ".join(v.describe() for v in self.inputs) or "none"
             raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
         vals = [f(a) for f, a in zip(self._filters, args)]
-        vals += [c.value for c in self._containers]
+        if self._lock is None:
+            results = self._run(vals)
+        else:  # read the shared values, compute, write the updates: one step for other threads
+            with self._lock:
+                results = self._run(vals)
+        outs = results[:self._n_out]
+        return outs[0] if self.single else outs
+
+    def _run(self, vals):
+        """Outputs and updates for validated input values ``vals``; the updates are applied."""
+        vals = vals + [c.value for c in self._containers]
         if self.check:
             results = self.program.run_checked(*vals)
         else:
@@ -420,11 +431,9 @@ class Function:
                     raise
                 raise err from exc
         results = _detach(vals, results)
-        n = self._n_out
-        for c, v in zip(self._update_containers, results[n:]):
+        for c, v in zip(self._update_containers, results[self._n_out:]):
             c.value = v
-        outs = results[:n]
-        return outs[0] if self.single else outs
+        return results
 
     @property
     def source(self):
@@ -442,6 +451,32 @@ class Function:
     def debugprint(self, file=None):
         from .printing import debugprint
         return debugprint(self, file=file)
+
+
+class _Locks:
+    """Several containers' locks as one, always taken in the same order (so two functions never wait on
+    each other's)."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks):
+        self.locks = locks
+
+    def __enter__(self):
+        for lock in self.locks:
+            lock.acquire()
+
+    def __exit__(self, *exc):
+        for lock in reversed(self.locks):
+            lock.release()
+
+
+def _update_lock(containers):
+    """The lock making one call's read-compute-write of these shared variables atomic: each shared
+    variable has its own lock (so functions on disjoint variables run in parallel), taken in the order
+    the variables were created."""
+    unique = sorted({id(c): c for c in containers}.values(), key=lambda c: c.order)
+    return unique[0].lock if len(unique) == 1 else _Locks([c.lock for c in unique])
 
 
 def _normalize_updates(updates):

@@ -7,8 +7,10 @@ built: rewrites and ``grad`` build new variables and never edit old ones.
 """
 import functools
 import gc
+import itertools
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -388,10 +390,13 @@ class Constant(Variable):
 class Container:
     """The storage cell shared between a SharedVariable and every function that reads or updates it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "lock", "order")
+    _created = itertools.count()
 
     def __init__(self, value):
         self.value = value
+        self.lock = threading.Lock()  # held by a function while it reads, computes and writes its updates
+        self.order = next(Container._created)  # the order locks are taken in
 
 
 class SharedVariable(Variable):
@@ -418,7 +423,8 @@ class SharedVariable(Variable):
         arr = self._filter(value)
         if not borrow and arr is value:
             arr = arr.copy()
-        self.container.value = arr
+        with self.container.lock:  # not in the middle of a function's update
+            self.container.value = arr
 
     def clone(self):
         return self

@@ -305,3 +305,27 @@ def test_generated_lines_name_their_op_and_the_users_line():
             assert f" at {here}:" in op_name, line
     assert any("# tanh at" in line for src in sources.values() for line in src.splitlines())
     assert any("# scan{scan, carries=1, ys=0} at" in line for line in f.source.splitlines())
+
+
+# ---- issue 10 #5: one call's read-compute-write of its updates is atomic under threads
+def test_shared_updates_are_not_lost_under_threads():
+    import threading
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: without the lock ~5,000 of 8,000
+    try:
+        c = theano.shared(np.array(0.0), "c")
+        other = theano.shared(np.array(0.0), "other")
+        f = theano.function([], c, updates=[(c, c + 1)])
+        g = theano.function([], [], updates=[(c, c + 1), (other, other + c)])  # overlapping sets of variables
+
+        def work(fn):
+            for _ in range(1000):
+                fn()
+        threads = [threading.Thread(target=work, args=(f if i % 2 else g,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert float(c.get_value()) == 8000.0
