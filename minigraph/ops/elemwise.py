@@ -165,6 +165,9 @@ def _sigmoid(x, out=None):
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(config.floatX)
+    if x.dtype == np.float16:  # exp overflows float16 from x = -11: compute in float32, round once
+        y = _sigmoid(x.astype(np.float32)).astype(np.float16)
+        return y if out is None else np.copyto(out, y) or out
     limit = _EXP_LIMIT.get(x.dtype)
     if limit is None:
         limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
