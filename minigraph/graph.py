@@ -65,9 +65,6 @@ class TensorType:
     def is_float(self):
         return np.dtype(self.dtype).kind in "fc"
 
-    def with_shape(self, shape):
-        return TensorType(self.dtype, shape)
-
     def accepts_shape(self, shape):
         return len(shape) == self.ndim and all(s is None or s == d for s, d in zip(self.shape, shape))
 
@@ -356,9 +353,15 @@ class Variable:
         return out
 
 
+class _TensorAPI:
+    """The operators of Variable are minigraph.tensor's functions; tensor binds itself here when imported
+    (the graph layer never imports the layers above it)."""
+
+    module = None
+
+
 def _T():
-    from . import tensor
-    return tensor
+    return _TensorAPI.module
 
 
 class Constant(Variable):

@@ -32,10 +32,6 @@ from ..rewrite import Rewriter
 from .op import Scan
 
 
-def _is_float(v):
-    return v.type.is_float
-
-
 @dataclass
 class BackwardStep:
     """The backward loop's step and what it needs from the forward loop."""
@@ -58,7 +54,7 @@ def scan_pullback(op, inputs, outputs, cotangents):
     layout = op.layout
     n_steps, seqs, inits, nonseqs = layout.split_outer_inputs(inputs)
     if op.truncate_gradient == 0:  # no step is differentiated: the gradient is zero (and has no loop)
-        return [None] + [T.zeros_like(v) if _is_float(v) else None for v in inputs[1:]]
+        return [None] + [T.zeros_like(v) if v.type.is_float else None for v in inputs[1:]]
     if any(op.keep[k] == "last" and cotangents[k] is not None for k in range(layout.n_carry)):
         raise NotImplementedError("gradient through a save-memory scan: differentiate the graph before compiling")
     back = backward_step(op, cotangents)
@@ -110,7 +106,7 @@ def backward_step(op, cotangents):
     layout, P, O = op.layout, op.inner_inputs, op.inner_outputs
     p_seq, p_carry, p_nonseq = layout.split_inner_inputs(P)
     nc = layout.n_carry
-    float_carry = [k for k in range(nc) if _is_float(p_carry[k])]
+    float_carry = [k for k in range(nc) if p_carry[k].type.is_float]
     g_next = {k: p_carry[k].type(f"g_{p_carry[k].name or 'c%d' % k}") for k in float_carry}
     # a trace read only at [-1] (many-to-one models) has a cotangent that is zero but for its last row:
     # that row starts the backward carry instead of being added in at every step
@@ -119,9 +115,9 @@ def backward_step(op, cotangents):
     g_trace = {k: p_carry[k].type(f"g_trace{k}") for k in float_carry
                if cotangents[k] is not None and k not in last_only}
     g_y = {j: O[layout.y_index(j)].type(f"g_y{j}") for j in range(layout.n_ys)
-           if cotangents[layout.y_index(j)] is not None and _is_float(O[layout.y_index(j)])}
+           if cotangents[layout.y_index(j)] is not None and O[layout.y_index(j)].type.is_float}
     g_sum = {j: O[layout.sum_index(j)].type(f"g_sum{j}") for j in range(layout.n_sums)
-             if cotangents[layout.sum_index(j)] is not None and _is_float(O[layout.sum_index(j)])}
+             if cotangents[layout.sum_index(j)] is not None and O[layout.sum_index(j)].type.is_float}
     seeds = {}
 
     def seed(v, g):

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..compile import ExecutionError
 from ..graph import Apply, Constant, Op, TensorType, as_variable, op
+from ..ops.basic import Cast
 from .step import StepPrograms
 
 
@@ -173,7 +174,6 @@ class Scan(Op):
         if n_steps.ndim != 0 or np.dtype(n_steps.dtype).kind not in "iu":
             raise ScanError(f"scan: n_steps must be an integer scalar, got {n_steps.describe()}")
         if n_steps.dtype != "int64":
-            from ..ops.basic import Cast
             n_steps = Cast("int64")(n_steps)
         outer = [as_variable(v) for v in outer]
         if len(outer) != len(self.inner_inputs):

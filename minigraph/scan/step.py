@@ -17,6 +17,7 @@ import numpy as np
 
 from ..compile import ExecutionError, Program
 from ..graph import Constant, TensorType, clone_replace
+from ..rewrite import rewrite_graph
 
 STORE, CONST = "store", "const"  # how a y is kept: stored every step, or one constant row (else: index of a twin)
 MAX_SPECIALISED = 16
@@ -102,7 +103,6 @@ class StepPrograms:
         """The generic step program, or (given a call's whole sequences, its carries and non-sequences
         and its number of steps) the one specialised to that call (cached per signature, a few)."""
         if self.generic is None:
-            from ..rewrite import rewrite_graph
             op = self.op
             prog = Program(op.inner_inputs, rewrite_graph(op.inner_outputs), name=f"{op.name}_step")
             self.generic = self._step(prog, False)
@@ -124,7 +124,6 @@ class StepPrograms:
 
     def specialise(self, args, constant):
         """The step with placeholders of ``args``' shapes (and ``constant`` inputs folded in)."""
-        from ..rewrite import rewrite_graph
         op = self.op
         phs = [TensorType(p.dtype, np.shape(a))(p.name) for p, a in zip(op.inner_inputs, args)]
         repl = {p: (Constant(ph.type, args[i]) if i in constant else ph)
