@@ -36,17 +36,21 @@ def _only_numpy(loaded):
     assert loaded - {"minigraph"} <= {"numpy"}, loaded
 
 
-def _core_files():
-    """{module name: path} of the core: every module of the package except the edges."""
+def _all_modules():
+    """{module name: path} of every module of the package but its __init__."""
     found = {}
     for dirpath, _, files in os.walk(PKG):
         for f in files:
             if f.endswith(".py"):
                 path = os.path.join(dirpath, f)
-                name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").removesuffix(".__init__")
-                if name.split(".")[-1] not in EDGES and name != "minigraph":
-                    found[name] = path
+                found[os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").removesuffix(".__init__")] = path
+    found.pop("minigraph")
     return dict(sorted(found.items()))
+
+
+def _core_files():
+    """{module name: path} of the core: every module of the package except the edges."""
+    return {m: p for m, p in _all_modules().items() if m.split(".")[-1] not in EDGES}
 
 
 def test_import_minigraph_loads_only_numpy():
@@ -136,17 +140,6 @@ def _imports(module, path):
                 sub = f"{target}.{a.name}"
                 found.add(sub if sub in _all_modules() else target)
     return found - {"minigraph", module}
-
-
-def _all_modules():
-    found = {}
-    for dirpath, _, files in os.walk(PKG):
-        for f in files:
-            if f.endswith(".py"):
-                path = os.path.join(dirpath, f)
-                found[os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").removesuffix(".__init__")] = path
-    found.pop("minigraph")
-    return found
 
 
 @pytest.mark.parametrize("module", sorted(_all_modules()))
