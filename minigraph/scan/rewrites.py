@@ -33,16 +33,14 @@ class _Parts:
     """The pieces of a scan node, editable: sequences, carries, non-sequences (inner and outer)."""
 
     def __init__(self, node):
-        op = node.op
+        op, layout = node.op, node.op.layout
         self.node = node
-        P, outer = op.inner_inputs, node.inputs[1:]
-        ns, nc = op.n_seqs, op.n_carry
-        self.seq = list(zip(P[:ns], outer[:ns]))
-        self.carry = list(zip(P[ns:ns + nc], outer[ns:ns + nc]))
-        self.nonseq = list(zip(P[ns + nc:], outer[ns + nc:]))
-        self.carries = list(op.inner_outputs[:nc])
-        self.ys = list(op.ys)
-        self.sums = list(op.sums)
+        p_seq, p_carry, p_nonseq = layout.split_inner_inputs(op.inner_inputs)
+        _, seqs, inits, nonseqs = layout.split_outer_inputs(node.inputs)
+        self.seq = list(zip(p_seq, seqs))
+        self.carry = list(zip(p_carry, inits))
+        self.nonseq = list(zip(p_nonseq, nonseqs))
+        self.carries, self.ys, self.sums = layout.split_inner_outputs(op.inner_outputs)
 
     def lift(self, values, label):
         """Replace step values by new placeholders (returned); the caller feeds them from outside."""
@@ -99,10 +97,9 @@ def _kinds(op):
     """Classify every inner variable: 'inv' (same at every step), 'seq' (from sequences and
     invariants only) or 'var' (depends on a carry)."""
     P = op.inner_inputs
-    ns, nc = op.n_seqs, op.n_carry
     kind = {}
-    for i, p in enumerate(P):
-        kind[id(p)] = "seq" if i < ns else ("var" if i < ns + nc else "inv")
+    for role, group in zip(("seq", "var", "inv"), op.layout.split_inner_inputs(P)):
+        kind.update((id(p), role) for p in group)
     nodes = toposort(op.inner_outputs, stop_at=P)
     for node in nodes:
         ks = [kind.get(id(v), "inv") for v in node.inputs]  # constants are invariant
@@ -556,14 +553,14 @@ def prune(outputs):
     for node in nodes:
         if not _is_scan(node):
             continue
-        op = node.op
-        nc, ny = op.n_carry, op.n_ys
+        op, layout = node.op, node.op.layout
+        nc, ny = layout.n_carry, layout.n_ys
         used = [id(o) in out_ids or bool(users.get(id(o))) for o in node.outputs]
         last_only = [id(o) not in out_ids and all(_is_last_index(u) for u in users.get(id(o), []))
                      for o in node.outputs[:nc]]
         needed_carries = _needed_carries(op, used)
-        keep_ys = [j for j in range(ny) if used[nc + j]]
-        keep_sums = [j for j in range(op.n_sums) if used[nc + ny + j]]
+        keep_ys = [j for j in range(ny) if used[layout.y_index(j)]]
+        keep_sums = [j for j in range(layout.n_sums) if used[layout.sum_index(j)]]
         keep = tuple("last" if (last_only[k] or not used[k]) else "all" for k in range(nc))
         if (len(needed_carries) == nc and len(keep_ys) == ny and len(keep_sums) == op.n_sums
                 and keep == op.keep):
@@ -575,14 +572,10 @@ def prune(outputs):
         parts.ys = [parts.ys[j] for j in keep_ys]
         parts.sums = [parts.sums[j] for j in keep_sums]
         new = parts.build(keep=tuple(kp for k, kp in enumerate(keep) if k not in dropped))
-        new_carry = iter(new.outputs[:len(parts.carries)])
-        for k in range(nc):
-            if k not in dropped:
-                repl[node.outputs[k]] = next(new_carry)
-        for j, idx in enumerate(keep_ys):
-            repl[node.outputs[nc + idx]] = new.outputs[len(parts.carries) + j]
-        for j, idx in enumerate(keep_sums):
-            repl[node.outputs[nc + ny + idx]] = new.outputs[len(parts.carries) + len(keep_ys) + j]
+        new_traces, new_ys, new_sums = new.op.layout.split_outer_outputs(new.outputs)
+        repl.update(zip([node.outputs[k] for k in range(nc) if k not in dropped], new_traces))
+        repl.update(zip([node.outputs[layout.y_index(j)] for j in keep_ys], new_ys))
+        repl.update(zip([node.outputs[layout.sum_index(j)] for j in keep_sums], new_sums))
     if not repl:
         return None
     return clone_replace(outputs, repl)
@@ -591,7 +584,7 @@ def prune(outputs):
 def _needed_carries(op, used):
     """Carries whose value some used output depends on (through the loop)."""
     nc, P = op.n_carry, op.inner_inputs
-    ph_index = {id(P[op.n_seqs + k]): k for k in range(nc)}
+    ph_index = {id(p): k for k, p in enumerate(op.carry_inputs)}
     deps = []
     for v in op.inner_outputs:
         deps.append({ph_index[id(i)] for i in _inputs_of(v, P) if id(i) in ph_index})
