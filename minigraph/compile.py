@@ -328,19 +328,7 @@ class Function:
         self._check_inputs(inputs)
         updates = _normalize_updates(updates)
         if givens:
-            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
-            repl = {}
-            for old, new in pairs:
-                new = as_variable(new)
-                if not isinstance(old, Variable):
-                    raise TypeError(f"givens keys must be variables, got {type(old).__name__}")
-                if old.dtype != new.dtype or old.ndim != new.ndim:
-                    raise TypeError(f"givens: cannot replace {old.describe()} by {new.describe()}: "
-                                    "types differ (dtype and number of dimensions must match)")
-                repl[old] = new
-            replaced = clone_replace(outputs + [u for _, u in updates], repl)
-            outputs, new_updates = replaced[:len(outputs)], replaced[len(outputs):]
-            updates = [(s, u) for (s, _), u in zip(updates, new_updates)]
+            outputs, updates = _apply_givens(givens, outputs, updates)
         for s, u in updates:
             _check_update(s, u)
         all_outputs = outputs + [u for _, u in updates]
@@ -372,6 +360,7 @@ class Function:
         self.shared = shared
         self.program = Program(inputs, all_outputs, shared, self.name)
         self.run_program = self.program.run  # a backend other than numpy replaces it (see minigraph.mode)
+        self.mode = None  # the Mode it was compiled in (set by function())
         self.maker = self  # Theano code reads fn.maker.fgraph
         self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
         self._containers = [s.container for s in shared]
@@ -477,6 +466,23 @@ def _update_lock(containers):
     the variables were created."""
     unique = sorted({id(c): c for c in containers}.values(), key=lambda c: c.order)
     return unique[0].lock if len(unique) == 1 else _Locks([c.lock for c in unique])
+
+
+def _apply_givens(givens, outputs, updates):
+    """``outputs`` and ``updates`` with the variables of ``givens`` replaced."""
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    repl = {}
+    for old, new in pairs:
+        new = as_variable(new)
+        if not isinstance(old, Variable):
+            raise TypeError(f"givens keys must be variables, got {type(old).__name__}")
+        if old.dtype != new.dtype or old.ndim != new.ndim:
+            raise TypeError(f"givens: cannot replace {old.describe()} by {new.describe()}: "
+                            "types differ (dtype and number of dimensions must match)")
+        repl[old] = new
+    replaced = clone_replace(outputs + [u for _, u in updates], repl)
+    outputs, new_updates = replaced[:len(outputs)], replaced[len(outputs):]
+    return outputs, [(s, u) for (s, _), u in zip(updates, new_updates)]
 
 
 def _normalize_updates(updates):
