@@ -49,15 +49,9 @@ def _as_0d(dtype):
 
 def lower_loop(program, n_seqs, n_carry, traced, ys, sums):
     """A numba version of ``program.loop(n_seqs, n_carry, traced, ys, sums)`` (same signature and
-    result), or None when some step node has no lowering or a shape is not static."""
-    key = (n_seqs, n_carry, tuple(traced), tuple(ys), tuple(sums))
-    cache = program.__dict__.setdefault("_numba_loops", {})
-    if key not in cache:
-        cache[key] = _build_loop(program, n_seqs, n_carry, list(traced), list(ys), list(sums))
-    return cache[key]
-
-
-def _build_loop(program, n_seqs, n_carry, traced, ys, sums):
+    result), or None when some step node has no lowering, a shape is not static, or the step is too
+    big to gain (see MAX_TRANSCENDENTAL).  The scan's static plan keeps it (built once)."""
+    traced, ys, sums = list(traced), list(ys), list(sums)
     values = [v for n in program.nodes for v in n.inputs + n.outputs] + program.inputs + program.outputs
     if any(lowering_of(n) is None for n in program.nodes) or not all(static(v) for v in values):
         return None
@@ -298,7 +292,12 @@ def _owned(v, em):
 
 def _thunk(node):
     """How a node outside the segments runs: its numpy thunk, and a scan with numba loops."""
-    if type(node.op).__name__ == "Scan":
-        op = node.op
-        return lambda n, *outer: op._run(n, outer, fast=True, backend="numba")
+    steps = getattr(node.op, "steps", None)  # a scan: its StepPrograms
+    if steps is not None:
+        return lambda n, *outer: steps.run(int(n), outer, lower_loop=lower_loop)
     return node.op.make_thunk(node)
+
+
+def lower_program(program):
+    """The backend's entry point (``minigraph.mode``): the callable running ``program``."""
+    return NumbaProgram(program).run

@@ -130,7 +130,7 @@ class Elemwise(Op):
 
     def lower_numba(self, node):
         """The numba template from ``_NUMBA`` below, where every input has the output's dtype."""
-        from ..backends.lowering import Lowering
+        from ..lowering import Lowering
         tpl = _NUMBA.get(type(self))
         args = node.inputs[1:] if isinstance(self, Switch) else node.inputs
         want = node.outputs[0].dtype if self.kind != "bool" else args[0].dtype
@@ -175,6 +175,9 @@ def _sigmoid(x, out=None):
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(config.floatX)
+    if x.dtype == np.float16:  # exp overflows float16 from x = -11: compute in float32, round once
+        y = _sigmoid(x.astype(np.float32)).astype(np.float16)
+        return y if out is None else np.copyto(out, y) or out
     limit = _EXP_LIMIT.get(x.dtype)
     if limit is None:
         limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
@@ -321,19 +324,20 @@ class SigmoidGrad(Elemwise):
         return [g * (1.0 - 2.0 * y) * gz[0], SigmoidGrad()(y, gz[0])]
 
 
-def _T():
-    from .. import tensor
-    return tensor
+class _TensorAPI:
+    """The tensor API that gradient rules build their graphs with.  Ops sit below minigraph.tensor and never
+    import it; minigraph.tensor binds itself here when it is imported (``bind``)."""
 
+    module = None
 
-class _LazyTensorModule:
-    """Gradient rules are graphs built with minigraph.tensor, which imports this module."""
+    def bind(self, module):
+        type(self).module = module
 
     def __getattr__(self, name):
-        return getattr(_T(), name)
+        return getattr(self.module, name)
 
 
-T = _LazyTensorModule()
+T = _TensorAPI()
 
 
 def switch(c, a, b):

@@ -31,7 +31,7 @@ class DimShuffle(Op):
         return self._runner(np.ndim(x))(x)
 
     def lower_numba(self, node):  # a transpose, then one basic index (None adds an axis, 0 drops one)
-        from ..backends.lowering import Lowering
+        from ..lowering import Lowering
         ndim = node.inputs[0].ndim
         kept = [p for p in self.pattern if p != "x"]
         perm = kept + [a for a in range(ndim) if a not in kept]
@@ -142,7 +142,7 @@ class Concatenate(Op):
         return np.concatenate(xs, axis=self.axis, out=out)
 
     def lower_numba(self, node):
-        from ..backends.lowering import Lowering
+        from ..lowering import Lowering
         return Lowering("concat", axis=self.axis)
 
     def writes_into(self, node):
@@ -171,6 +171,7 @@ class Stack(Op):
     """Join same-shaped tensors along a new axis."""
 
     fresh = True
+    stacks = True  # ops/basic reads the static entries of a shape vector stacked from scalars
 
     axis: int = 0
 

@@ -175,7 +175,7 @@ class Subtensor(Op):
         return np.asarray(x)[_index_builder(self.spec)(vals)]
 
     def lower_numba(self, node):  # constant basic indices only: a view
-        from ..backends.lowering import Lowering
+        from ..lowering import Lowering
         if len(node.inputs) != 1 or node.inputs[0].ndim == 0 or any(e[0] == "a" for e in self.spec):
             return None
         return Lowering("view", "{0}[" + (_spec_str(self.spec) or "()") + "]")
