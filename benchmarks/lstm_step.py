@@ -209,7 +209,7 @@ _COMPILE_PROBE = """
 import sys, time, warnings
 sys.path[:0] = [{root!r}, {here!r}]
 warnings.simplefilter("ignore")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import numpy as np, minigraph as mg, lstm_step as B
 from lstm import reference as ref
 Tn, Bn, I, H = B.SIZES["S1"]
@@ -217,14 +217,14 @@ params = ref.init_lstm_params(I, H, 1, np.random.default_rng(0), np.float64)
 mg.config.mode = "NUMBA"
 fn, _, _ = B.build_minigraph_step(params, np.float64)
 fn(np.zeros((Tn, Bn, I)), np.zeros((Bn, 1)), 0.0)
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 
 def numba_compile_report():
     """Build and first call of the S1 training function in numba mode, in fresh processes: against an
-    empty disk cache (cold), then against the cache that run filled (cached).  Wall seconds,
-    including Python's and numba's import."""
+    empty disk cache (cold), then against the cache that run filled (cached).  Wall and CPU seconds,
+    including the imports of minigraph and numba."""
     import subprocess
     import tempfile
     try:
@@ -235,10 +235,10 @@ def numba_compile_report():
     code = _COMPILE_PROBE.format(root=os.path.dirname(here), here=here)
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, MINIGRAPH_CACHE_DIR=cache)
-        times = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                      check=True).stdout.split()[-1]) for _ in range(2)]
-    print(f"\nnumba mode, S1 training function, build + first call in a fresh process: cold cache "
-          f"{times[0]:.2f} s, from the disk cache {times[1]:.2f} s")
+        times = [[float(t) for t in subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                                   text=True, check=True).stdout.split()[-2:]] for _ in range(2)]
+    print(f"\nnumba mode, S1 training function, build + first call in a fresh process (wall / CPU s): "
+          f"cold cache {times[0][0]:.2f} / {times[0][1]:.2f}, from the disk cache {times[1][0]:.2f} / {times[1][1]:.2f}")
 
 
 def agrees(impl, reference, dtype):
