@@ -191,7 +191,9 @@ class NumbaProgram:
         lines.append(f"    return ({''.join(o + ', ' for o in outs)})")
         self.source = "\n".join(lines)
         exec(compile(self.source, f"<minigraph {prog.name} numba>", "exec"), env)
-        return env["mg_numba"]
+        run = env["mg_numba"]
+        run.lowered = self  # what was jitted, for inspection
+        return run
 
     @staticmethod
     def _name(v, names, env):
@@ -247,7 +249,8 @@ class NumbaProgram:
         return lines
 
 
-class _Segment(list):
+class Segment(list):
+    """Nodes run as one jitted function."""
     jitted = True
 
 
@@ -262,7 +265,7 @@ def _segments(nodes, lowered):
             transcendental, elementwise = _work_per_step(run)
             worth = transcendental <= MAX_TRANSCENDENTAL and elementwise <= MAX_ELEMENTWISE
         if worth:
-            units.append(_Segment(run))
+            units.append(Segment(run))
         else:
             units.extend([n] for n in run)
         run.clear()

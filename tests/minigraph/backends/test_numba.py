@@ -13,8 +13,10 @@ import minigraph as theano
 import minigraph.tensor as T
 from minigraph.testing import BACKEND_RTOL, assert_backend_agrees, check_grad
 
-pytest.importorskip("numba")
 pytest.importorskip("scipy")  # numba's np.dot calls BLAS through scipy
+numba_backend = pytest.importorskip("minigraph.backends.numba")  # needs numba (and scipy for its BLAS calls)
+Segment = numba_backend.Segment
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -34,15 +36,20 @@ BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, 
        st.booleans(), st.lists(st.tuples(st.integers(0, len(UNARY) - 1), st.integers(0, len(BINARY) - 1)),
                                 min_size=1, max_size=4), st.integers(0, 2**31 - 1))
 def test_elementwise_chains_agree(dtype, shape, static, chain, seed):
-    """Chains of elementwise ops over broadcast operands, with static shapes (explicit loops) and
-    without (numba array expressions), in both float dtypes."""
+    """Chains of elementwise ops over broadcast operands, and their gradients, with static shapes
+    (explicit loops) and without (numba array expressions), in both float dtypes."""
     rng = np.random.default_rng(seed)
     xs = [rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape[-1:]).astype(dtype)]
     syms = [T.TensorType(dtype, x.shape if static else (None,) * x.ndim)(n) for x, n in zip(xs, "ab")]
     out = syms[0]
     for u, b in chain:
         out = UNARY[u](BINARY[b](out, syms[1]))
-    assert_backend_agrees(syms, [out, out.sum()], xs, "NUMBA")
+    cost = (out * out).sum()
+    outputs = [out, cost] + T.grad(cost, syms)
+    assert_backend_agrees(syms, outputs, xs, "NUMBA")
+    if len(chain) >= 2:  # four or more elementwise nodes in a row: numba code ran, not only numpy
+        units = theano.function(syms, outputs, mode="NUMBA").run_program.lowered.units
+        assert any(isinstance(u, Segment) for u in units)
 
 
 def _lstm_step_function(dtype, T_=6, B=2, I=3, H=4, mode="NUMBA"):
