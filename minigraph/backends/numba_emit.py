@@ -104,7 +104,7 @@ class Emitter:
         if not self.loops or v.ndim == 0:
             return name
         lead = len(shape) - v.ndim
-        index = ["0" if s == 1 and shape[lead + k] != 1 else f"i{lead + k}" for k, s in enumerate(v.type.shape)]
+        index = ["0" if s == 1 else _index(shape, lead + k) for k, s in enumerate(v.type.shape)]
         return f"{name}[{', '.join(index)}]"
 
     def _expr(self, node, shape):
@@ -125,8 +125,9 @@ class Emitter:
         ins = [] if kind == "elemwise" else [self.ref(v, ()) if v.ndim == 0 else self.name_of(v) for v in node.inputs]
         if kind == "elemwise" and self.loops and out.ndim:
             result = self._buffer(pos, out)
-            self._loop_nest(out.type.shape, f"{result}[{', '.join(f'i{k}' for k in range(out.ndim))}]",
-                            self._expr(node, out.type.shape))
+            shape = out.type.shape
+            self._loop_nest(shape, f"{result}[{', '.join(_index(shape, k) for k in range(out.ndim))}]",
+                            self._expr(node, shape))
         elif kind == "elemwise":
             self.body.append(f"{result} = {self._expr(node, out.type.shape)}")
         elif kind == "dot" and self.loops and out.ndim:
@@ -147,6 +148,15 @@ class Emitter:
         self.names[id(out)] = result
 
     def _loop_nest(self, shape, target, expr):
+        """One loop per axis longer than 1 (an axis of length 1 is indexed 0)."""
+        depth = 0
         for k, s in enumerate(shape):
-            self.body.append("    " * k + f"for i{k} in range({s}):")
-        self.body.append("    " * len(shape) + f"{target} = {expr}")
+            if s != 1:
+                self.body.append("    " * depth + f"for i{k} in range({s}):")
+                depth += 1
+        self.body.append("    " * depth + f"{target} = {expr}")
+
+
+def _index(shape, axis):
+    """The loop index of ``axis`` of an output of ``shape`` (0 where the axis has length 1)."""
+    return "0" if shape[axis] == 1 else f"i{axis}"
