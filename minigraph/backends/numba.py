@@ -25,6 +25,8 @@ COMPUTE = ("elemwise", "dot", "concat", "expr")
 # A jitted segment costs a native call (a few microseconds with its arguments) where numpy spends about
 # one per node; measured on the LSTM training step, segments of 2-3 computing nodes made it slower.
 MIN_COMPUTE = 4
+# and a segment of more nodes than this stays on numpy: compiling it would cost more than it saves
+MAX_SEGMENT = 400
 # numba computes exp/tanh one element at a time, numpy with SIMD: a loop whose step evaluates more than
 # this many of them stays a numpy loop.  Measured on the LSTM training step: ~100 a step (S1, B=1, H=20)
 # ran 2.2x faster than numpy mode, ~20000 (S2, B=32, H=128) 1.6x slower.
@@ -53,7 +55,8 @@ def lower_loop(program, n_seqs, n_carry, traced, ys, sums):
     big to gain (see MAX_TRANSCENDENTAL).  The scan's static plan keeps it (built once)."""
     traced, ys, sums = list(traced), list(ys), list(sums)
     values = [v for n in program.nodes for v in n.inputs + n.outputs] + program.inputs + program.outputs
-    if any(lowering_of(n) is None for n in program.nodes) or not all(static(v) for v in values):
+    if (any(lowering_of(n) is None for n in program.nodes) or not all(static(v) for v in values)
+            or len(program.nodes) > MAX_SEGMENT):
         return None
     transcendental, elementwise = _work_per_step(program.nodes)
     if transcendental > MAX_TRANSCENDENTAL or elementwise > MAX_ELEMENTWISE:
@@ -260,7 +263,7 @@ def _segments(nodes, lowered):
     units, run = [], []
 
     def flush():
-        worth = sum(lowering_of(n).kind in COMPUTE for n in run) >= MIN_COMPUTE
+        worth = MIN_COMPUTE <= sum(lowering_of(n).kind in COMPUTE for n in run) and len(run) <= MAX_SEGMENT
         if worth and all(static(v) for n in run for v in n.outputs):
             transcendental, elementwise = _work_per_step(run)
             worth = transcendental <= MAX_TRANSCENDENTAL and elementwise <= MAX_ELEMENTWISE

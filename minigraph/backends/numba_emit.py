@@ -13,6 +13,7 @@ import numpy as np
 from ..graph import Constant
 
 _EXP_LIMIT = {"float32": "np.float32(88.0)", "float64": "np.float64(709.0)"}
+MAX_FUSED = 24  # elementwise nodes fused into one expression at most (numba's compile time grows with it)
 SUPPORTED_DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                     "uint64", "bool")
 
@@ -69,13 +70,16 @@ class Emitter:
             for v in dict.fromkeys(node.inputs):
                 uses[id(v)] = uses.get(id(v), 0) + 1
                 readers[id(v)] = node
+        depth = {}  # nodes inlined into the expression each value is computed by
         for node in self.nodes:
             out = node.outputs[0]
             reader = readers.get(id(out))
+            here = 1 + sum(depth.get(id(v), 0) for v in node.inputs if id(v) in self.inlined)
             if (self._kind(node) == "elemwise" and uses.get(id(out)) == 1 and id(out) not in self.needed
-                    and self._kind(reader) == "elemwise"
+                    and self._kind(reader) == "elemwise" and here < MAX_FUSED
                     and (not self.loops or reader.outputs[0].type.shape == out.type.shape)):
                 self.inlined.add(id(out))
+                depth[id(out)] = here
         for pos, node in enumerate(self.nodes):
             if id(node.outputs[0]) not in self.inlined:
                 self._statement(pos, node)
