@@ -14,6 +14,7 @@ the runs out, records each finished one (:mod:`lstm.results`) and shows progress
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -27,7 +28,7 @@ from .results import RunRecord, ResultsFile, render_tables, run_key
 from .tasks import TaskConfig, TaskResult, _make_batch, run_task
 from .train import format_seconds
 
-__all__ = ["GridError", "SweepError", "build_grid", "run_config", "run_sweep", "check_scheduler"]
+__all__ = ["GridError", "SweepError", "build_grid", "run_config", "run_sweep", "check_scheduler", "dask_key"]
 
 # what a LocalCluster's worker processes get: one BLAS thread (the matrices are tiny; more
 # threads only fight over the cores the other workers use)
@@ -212,7 +213,7 @@ def _run_dask(client, configs, progress, record, fail) -> None:
     Dask on another worker (``distributed.scheduler.allowed-failures`` times) and finishes once."""
     from distributed import as_completed
 
-    futures = {client.submit(run_config, asdict(cfg), key="lstm-run-" + _digest(cfg)): cfg for cfg in configs}
+    futures = {client.submit(run_config, asdict(cfg), key=dask_key(cfg)): cfg for cfg in configs}
     keys = {f.key for f in futures}
     pending = as_completed(list(futures))
     last = 0.0
@@ -236,10 +237,9 @@ def _run_dask(client, configs, progress, record, fail) -> None:
         client.cancel([f for f in futures if not f.done()])
 
 
-def _digest(cfg: TaskConfig) -> str:
-    import hashlib
-
-    return hashlib.sha1(run_key(cfg).encode()).hexdigest()[:16]
+def dask_key(cfg: TaskConfig) -> str:
+    """The run's Dask task key: a digest of its configuration, so a run is never there twice."""
+    return "lstm-run-" + hashlib.sha1(run_key(cfg).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------
