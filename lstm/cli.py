@@ -297,9 +297,16 @@ def cmd_sweep(args) -> int:
                              test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
     except GridError as exc:
         raise CLIError(f"--{exc.option}: {exc}") from None
-    run_sweep(configs, scheduler=scheduler, workers=args.workers, results=args.results, markdown=args.markdown,
-              tables_only=args.tables_only, command="lstm " + " ".join(sys.argv[1:]) if _FROM_CONSOLE else None,
-              progress=None if args.quiet else sys.stderr, out=_say)
+    try:
+        run_sweep(configs, scheduler=scheduler, workers=args.workers, results=args.results,
+                  markdown=args.markdown, tables_only=args.tables_only,
+                  command="lstm " + " ".join(sys.argv[1:]) if _FROM_CONSOLE else None,
+                  progress=None if args.quiet else sys.stderr, out=_say)
+    except KeyboardInterrupt:
+        if args.results:
+            print(f"\n{PROG} sweep: the finished runs are in {args.results}; run the same command again "
+                  "to continue", file=sys.stderr)
+        raise
     return 0
 
 

@@ -224,15 +224,17 @@ def _run_dask(client, configs, progress, record, fail) -> None:
                 cfg = futures[future]
                 if future.status == "finished":
                     record(future.result())
-                else:
+                elif future.status == "error":
                     fail(cfg, future.exception())
+                else:
+                    fail(cfg, SweepError(f"the cluster reported the run as {future.status}"))
                 future.release()
-            if not batch:
-                if time.perf_counter() - last > 1.0:
+            if not batch:  # nothing finished: refresh the running count now and then, and wait
+                if time.perf_counter() - last > 2.0:
                     last = time.perf_counter()
                     busy = sum(1 for ks in client.processing().values() for k in ks if k in keys)
                     progress.tick(running=busy)
-                time.sleep(0.1)
+                time.sleep(0.25)
     finally:
         client.cancel([f for f in futures if not f.done()])
 

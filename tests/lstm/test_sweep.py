@@ -201,3 +201,24 @@ def test_killed_worker_run_is_retried_once_on_a_cluster_by_address(tmp_path):
     assert [numbers(r) for r in done["results"]] == [numbers(r) for r in serial]
     assert open(path).read().count("\n") == 2 and len(ResultsFile(path).records) == 2
 
+
+
+def test_sweep_killed_mid_grid_resumes_where_it_stopped(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    argv = [sys.executable, "-m", "lstm", "sweep", "--task", "adding", "--lengths", "6", "--cells", "lstm",
+            "--seeds", "0,1,2,3,4,5", "--hidden", "3", "--sequences", "2048", "--eval-every", "1024",
+            "--test-size", "20", "--scheduler", "serial", "--results", str(path), "--quiet"]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (
+            path.exists() and path.read_text().count("\n") >= 2):
+        time.sleep(0.02)
+    proc.kill()  # a crash: no chance to clean up
+    proc.wait(timeout=30)
+    before = ResultsFile(str(path)).records  # whole, valid lines only
+    assert 2 <= len(before) < 6, "the sweep was not stopped mid-grid; make its runs longer"
+    rerun = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = ResultsFile(str(path)).records
+    assert len(after) == 6 and all(after[k] == rec for k, rec in before.items())
+    assert sorted(rec.result.config.seed for rec in after.values()) == [0, 1, 2, 3, 4, 5]
