@@ -287,6 +287,9 @@ def cmd_sweep(args) -> int:
 
     if args.tables_only and not args.results:
         raise CLIError("--tables-only renders the runs of a --results FILE; give --results")
+    if args.workers and args.scheduler != "local":
+        raise CLIError(f"--workers sets the size of the local cluster; it does not apply to "
+                       f"--scheduler {args.scheduler}")
     try:
         scheduler = check_scheduler(args.scheduler)
     except ValueError as exc:

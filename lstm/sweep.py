@@ -259,7 +259,9 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
     """
     from .files import check_output_path, write_atomic
 
-    for path, what in ((results, "results file"), (markdown, "markdown file")):
+    if tables_only and not (results and os.path.isfile(results)):
+        raise SweepError(f"there is no results file {results} to render tables from")
+    for path, what in (((results, "results file"),) if not tables_only else ()) + ((markdown, "markdown file"),):
         if path:
             check_output_path(path, what)
     book = ResultsFile(results) if results else None
@@ -274,7 +276,7 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
                 f"{len(todo)} to go")
         mine.update(_run_grid(todo, len(configs), scheduler, workers, book, progress, out, say, failures))
     records = list(book.records.values()) if book else [mine[k] for k in map(run_key, configs) if k in mine]
-    lines = ([f"Command: `{command}`", ""] if command else []) + render_tables(records)
+    lines = ([f"Command: `{command}`", ""] if command and not tables_only else []) + render_tables(records)
     out("")
     for line in lines:
         out(line)

@@ -64,6 +64,8 @@ def test_bad_grid_names_its_axis(lengths, seeds, option, fragment):
     (["--seed", "-1"], "--seeds: every seed must be an integer >= 0, got -1"),
     (["--scheduler", "nowhere"], "--scheduler: expected local, serial or a scheduler address"),
     (["--tables-only"], "--tables-only renders the runs of a --results FILE"),
+    (["--tables-only", "--results", "no-such-file.jsonl"], "there is no results file no-such-file.jsonl"),
+    (["--workers", "2", "--scheduler", "serial"], "--workers sets the size of the local cluster"),
 ])
 def test_cli_bad_sweep_options_are_one_line_errors(argv, fragment, capsys):
     code = main(["sweep"] + argv)
