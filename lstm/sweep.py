@@ -184,9 +184,9 @@ def _open_client(stack: ExitStack, scheduler: str, workers: int | None, say):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        if scheduler == "local":
-            say("lstm sweep: dask.distributed is not installed (pip install 'minigraph[dask]'); "
-                "running the grid serially in this process")
+        if scheduler == "local":  # said even with --quiet: the user asked for a cluster
+            print("lstm sweep: dask.distributed is not installed (pip install 'minigraph[dask]'); "
+                  "running the grid serially in this process", file=sys.stderr, flush=True)
             return None
         raise SweepError(f"--scheduler {scheduler} needs dask.distributed: pip install 'minigraph[dask]'") from None
     if scheduler == "local":

@@ -175,7 +175,7 @@ def test_local_cluster_gives_the_serial_numbers(tmp_path):
 
 def test_killed_worker_run_is_retried_once_on_a_cluster_by_address(tmp_path):
     distributed = pytest.importorskip("distributed")
-    grid = build_grid("adding", [40], ["lstm"], [0, 1], hidden=6, sequences=4096, eval_every=4096, test_size=50)
+    grid = build_grid("adding", [40], ["lstm"], [0, 1], hidden=6, sequences=6144, eval_every=6144, test_size=50)
     serial = quiet_sweep(grid, scheduler="serial")
     path = str(tmp_path / "runs.jsonl")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
