@@ -232,11 +232,18 @@ def _run_dask(client, configs, progress, record, fail) -> None:
             if not batch:  # nothing finished: refresh the running count now and then, and wait
                 if time.perf_counter() - last > 2.0:
                     last = time.perf_counter()
-                    busy = sum(1 for ks in client.processing().values() for k in ks if k in keys)
-                    progress.tick(running=busy)
+                    progress.tick(running=_executing(client, keys))
                 time.sleep(0.25)
     finally:
         client.cancel([f for f in futures if not f.done()])
+
+
+def _executing(client, keys) -> int:
+    """How many of ``keys`` run now: those a worker holds, at most one per worker thread (the
+    rest wait in the worker's queue)."""
+    threads = client.nthreads()
+    return sum(min(threads.get(worker, 1), sum(k in keys for k in held))
+               for worker, held in client.processing().items())
 
 
 def dask_key(cfg: TaskConfig) -> str:
