@@ -97,6 +97,21 @@ def test_rerun_skips_recorded_runs_and_extends_the_file(tmp_path):
     assert open(path).read() == after and [numbers(r) for r in third] == [numbers(r) for r in second]
 
 
+def test_a_failing_run_is_reported_not_recorded_and_the_others_go_on(tmp_path):
+    import dataclasses
+
+    from lstm.sweep import SweepError
+
+    good = build_grid("adding", [6], ["rnn"], [0], **TINY)[0]
+    bad = dataclasses.replace(good, cell="bogus")  # fails inside the run, as a diverging one would
+    path, printed = str(tmp_path / "runs.jsonl"), []
+    with pytest.raises(SweepError, match=f"1 of 2 runs failed .* recorded in {path}, rerun the command to retry"):
+        run_sweep([bad, good], scheduler="serial", results=path, out=printed.append)
+    assert any(line.startswith("FAILED: adding T=6 bogus seed 0: ValueError: cell must be one of")
+               for line in printed)
+    assert [rec.result.config for rec in ResultsFile(path).records.values()] == [good]
+
+
 def test_tables_only_renders_every_run_in_the_file(tmp_path, capsys):
     path = str(tmp_path / "runs.jsonl")
     quiet_sweep(build_grid("adding", [6], ["lstm", "rnn"], [0], **TINY), scheduler="serial", results=path)
