@@ -21,19 +21,40 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _DTYPE_NAMES = {}  # anything np.dtype() accepts -> canonical name ('float32', ...)
 
 
+def _from_broadcastable(pattern):
+    """Theano's broadcastable pattern (True: length 1, False: any length) as a static shape."""
+    pattern = tuple(pattern)
+    if not all(isinstance(b, (bool, np.bool_)) for b in pattern):
+        raise TypeError(f"a broadcastable pattern holds only booleans, got {pattern}")
+    return tuple(1 if b else None for b in pattern)
+
+
 class TensorType:
-    """A dtype plus a static shape whose entries are ints or ``None`` (known only at run time)."""
+    """A dtype plus a static shape whose entries are ints or ``None`` (known only at run time).
+
+    Theano's broadcastable pattern is accepted too, as ``broadcastable=`` or as a second argument made
+    only of booleans: ``TensorType('float64', (False, True))`` is the static shape ``(None, 1)``.
+    """
 
     __slots__ = ("dtype", "shape")
 
-    def __init__(self, dtype, shape):
-        name = _DTYPE_NAMES.get(dtype)
-        if name is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
-            name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
-        self.dtype = name
+    def __init__(self, dtype, shape=None, name=None, broadcastable=None):
+        canon = _DTYPE_NAMES.get(dtype)  # ``name`` (Theano's type name) is accepted and unused
+        if canon is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
+            canon = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+        self.dtype = canon
+        if broadcastable is not None:
+            if shape is not None:
+                raise TypeError("TensorType: give a static shape or a broadcastable pattern, not both")
+            shape = _from_broadcastable(broadcastable)
+        elif shape is None:
+            raise TypeError("TensorType needs a static shape (or Theano's broadcastable pattern)")
         shape = tuple(shape)
         for s in shape:
-            if s is not None and (type(s) is not int or s < 0):  # rare: numpy ints, or an error
+            if s is not None and (type(s) is not int or s < 0):  # rare: booleans, numpy ints, or an error
+                if any(isinstance(b, (bool, np.bool_)) for b in shape):  # never read True/False as 1/0
+                    shape = _from_broadcastable(shape)
+                    break
                 shape = tuple(None if s is None else int(s) for s in shape)
                 if any(s is not None and s < 0 for s in shape):
                     raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
@@ -320,9 +341,12 @@ class Variable:
     shape = property(lambda self: _T().shape(self))
     size = property(lambda self: _T().prod(_T().shape(self)))
 
-    def sum(self, axis=None, keepdims=False, dtype=None): return _T().sum(self, axis, keepdims, dtype=dtype)
-    def mean(self, axis=None, keepdims=False): return _T().mean(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return _T().prod(self, axis, keepdims)
+    def sum(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().sum(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
+    def mean(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().mean(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
+    def prod(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().prod(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
     def max(self, axis=None, keepdims=False): return _T().max(self, axis, keepdims)
     def min(self, axis=None, keepdims=False): return _T().min(self, axis, keepdims)
     def var(self, axis=None, keepdims=False, ddof=0): return _T().var(self, axis, keepdims, ddof)
@@ -368,6 +392,8 @@ class Constant(Variable):
 
     def clone(self):
         return self
+
+    value = property(lambda self: self.data, doc="The constant's value (read-only), as Theano names it.")
 
     def signature(self):
         return (self.type, self.weak, self.data.tobytes())
