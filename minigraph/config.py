@@ -24,13 +24,14 @@ def _floatx_from_env():
 class Config:
     """Mutable settings object; unknown attributes raise instead of silently sticking."""
 
-    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check")
+    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check", "mode")
 
     def __init__(self):
         self.floatX = _floatx_from_env()
-        self.compute_test_value = "off"  # accepted for Theano compatibility, unused
+        self.compute_test_value = "off"  # 'raise' / 'warn' / 'ignore': run ops on test values (minigraph.testvalue)
         self.optimizer = "fast_run"  # "fast_run" rewrites graphs; "None" runs them as built
         self.check = False  # True: every compiled function validates intermediates
+        self.mode = "FAST_RUN"  # Theano's flag, read by code that inspects it; minigraph has one executor
 
     @property
     def floatX(self):

@@ -118,16 +118,20 @@ class TensorType:
 
 
 def _is_safe_cast(value, arr, dtype, allow_downcast):
-    """Theano's rule: True casts anything; None also admits Python numbers and lists into floatX;
-    False admits only lossless casts."""
+    """Theano's rule: True casts anything; None also admits Python numbers and lists whose conversion
+    loses nothing (``[1, 2, 3]`` or ``11.0`` for float32) and Python floats into floatX; False admits
+    only casts numpy calls safe."""
     if allow_downcast or np.can_cast(arr.dtype, dtype, "safe"):
         return True
     if allow_downcast is None and not isinstance(value, (np.ndarray, np.generic)):
-        kind = np.dtype(dtype).kind
-        if kind in "iu" and arr.dtype.kind in "biu":  # Python ints that fit, as Theano allowed
+        if np.dtype(dtype).kind in "iu" and arr.dtype.kind in "biu":  # Python ints that fit
             info = np.iinfo(dtype)
             return arr.size == 0 or (info.min <= arr.min() and arr.max() <= info.max)
-        return dtype == config.floatX and arr.dtype.kind in "biuf"
+        if dtype == config.floatX and arr.dtype.kind in "biuf":
+            return True
+        if arr.dtype.kind in "biufc" and np.dtype(dtype).kind in "fc":
+            with np.errstate(all="ignore"):
+                return bool(np.array_equal(arr.astype(dtype).astype(arr.dtype), arr, equal_nan=arr.dtype.kind in "fc"))
     return False
 
 
@@ -220,6 +224,9 @@ class Op:
 
     def __call__(self, *inputs):
         node = self.make_node(*inputs)
+        if config.compute_test_value != "off":
+            from .testvalue import compute
+            compute(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
     def make_thunk(self, node):
@@ -250,6 +257,20 @@ class NonDifferentiable(TypeError):
     """Raised when a gradient is asked through an op that has none."""
 
 
+class VariableTag:
+    """Free-form annotations on a variable (Theano's ``var.tag``).  A ``test_value`` set here is checked
+    against the variable's type (see ``minigraph.testvalue``)."""
+
+    def __init__(self, var):
+        object.__setattr__(self, "_var", var)
+
+    def __setattr__(self, name, value):
+        if name == "test_value":
+            var = self._var
+            value = var.type.filter(value, allow_downcast=None, what=f"test value of {var}")
+        object.__setattr__(self, name, value)
+
+
 class Variable:
     """A typed symbolic value."""
 
@@ -260,6 +281,14 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
+
+    @property
+    def tag(self):
+        """Annotations (Theano's ``tag``): ``x.tag.test_value = ...`` and anything else code stores there."""
+        tag = self.__dict__.get("tag")
+        if tag is None:
+            tag = self.__dict__["tag"] = VariableTag(self)
+        return tag
 
     dtype = property(lambda self: self.type.dtype)
     ndim = property(lambda self: self.type.ndim)

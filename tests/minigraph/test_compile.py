@@ -284,3 +284,21 @@ def test_buffers_of_inputs_shared_variables_and_broadcast_results_are_not_reused
     np.testing.assert_array_equal(X, 1.0)
     np.testing.assert_array_equal(w.get_value(), 1.0)
     np.testing.assert_allclose(out[2], np.exp(V) + X)
+
+
+def test_lossless_python_data_is_accepted_as_theano_does():
+    """Theano converts Python lists and numbers when nothing is lost ([1, 2, 3] or 11.0 for float32),
+    and refuses a lossy one (0.1 is not a float32) unless allow_input_downcast=True."""
+    v, s, i = T.fvector("v"), T.fscalar("s"), T.bscalar("i")
+    f = theano.function([v, s, i], [v * 2, s, i])
+    got = f([1, 2, 3], 11.0, 7)
+    assert [g.dtype for g in got] == ["float32", "float32", "int8"]
+    np.testing.assert_array_equal(got[0], [2.0, 4.0, 6.0])
+    if theano.config.floatX != "float32":
+        with pytest.raises(TypeError, match="lose precision"):
+            f([1, 2, 3], 0.1, 7)
+    with pytest.raises(TypeError):
+        f([1, 2, 3], 11.0, 300)  # does not fit int8
+    with pytest.raises(TypeError):
+        f(np.array([1.0, 2.0]), 11.0, 7)  # an ndarray of a wider dtype is not converted silently
+    np.testing.assert_allclose(theano.function([s], s, allow_input_downcast=True)(0.1), np.float32(0.1))
