@@ -20,10 +20,6 @@ class DisconnectedInputError(ValueError):
     """``grad`` was asked for a variable that the cost does not depend on."""
 
 
-def _is_float(v):
-    return np.dtype(v.dtype).kind in "fc"
-
-
 def _not_broadcast(g, inp, node):
     """True when the elementwise ``node`` cannot have enlarged ``inp``: all its other inputs fit inside
     it, so the output (and the gradient ``g``, which has the output's shape) already has ``inp``'s shape."""
@@ -37,7 +33,7 @@ def _fit(g, inp, node):
             and not _not_broadcast(g, inp, node):
         from .tensor import shape
         g = SumToShape()(g, shape(inp))
-    want = inp.dtype if _is_float(inp) else (g.dtype if _is_float(g) else config.floatX)
+    want = inp.dtype if inp.type.is_float else (g.dtype if g.type.is_float else config.floatX)
     if g.dtype != want:
         from .tensor import cast
         g = cast(g, want)
@@ -70,9 +66,9 @@ def backprop(seeds, wrt, consider_constant=(), int_wrt=False):
         gz = [cotangent.get(id(o)) for o in node.outputs]
         if all(g is None for g in gz):
             continue
-        if int_wrt and not any(_is_float(o) for o in node.outputs):
+        if int_wrt and not any(o.type.is_float for o in node.outputs):
             continue  # integer results: a zero gradient (grad() fills in zeros for what stays connected)
-        needed = [id(i) in relevant and id(i) not in stopped and (_is_float(i) or (int_wrt and id(i) in wrt_ids))
+        needed = [id(i) in relevant and id(i) not in stopped and (i.type.is_float or (int_wrt and id(i) in wrt_ids))
                   for i in node.inputs]
         if not any(needed):
             continue
@@ -132,7 +128,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
         if cost.ndim != 0:
             raise TypeError(f"grad: the cost must be a scalar, got {cost.describe()}; reduce it (e.g. .sum()) "
                             "or use jacobian / Lop for non-scalar outputs")
-        seeds[cost] = as_variable(np.ones((), dtype=cost.dtype if _is_float(cost) else config.floatX))
+        seeds[cost] = as_variable(np.ones((), dtype=cost.dtype if cost.type.is_float else config.floatX))
     for var, g in (known_grads or {}).items():
         g = as_variable(g)
         if g.ndim != var.ndim:
@@ -167,7 +163,7 @@ def _missing_gradient(w, connected, disconnected_inputs, return_disconnected):
     """The gradient of a ``wrt`` that got none: zeros when the cost depends on it only through integer or
     piecewise-constant steps; otherwise Theano's disconnected-input handling."""
     from .tensor import cast, zeros_like
-    zeros = zeros_like(w) if _is_float(w) else cast(zeros_like(w), config.floatX)
+    zeros = zeros_like(w) if w.type.is_float else cast(zeros_like(w), config.floatX)
     if connected:
         return zeros
     msg = f"grad: the cost does not depend on {w.describe()} (it is not part of the graph, or cut by disconnected_grad)"
