@@ -16,6 +16,7 @@ from . import graphviz, printing, sympy_bridge  # noqa: F401  (both import their
 from . import gradient  # noqa: F401  (theano.gradient, under Theano's names)
 from .tensor import dot
 from .scan import foldl, foldr, map, reduce, scan  # noqa: A004
+from . import scan_module  # noqa: F401,E402  (theano.scan_module.until)
 
 clone = clone_replace
 

@@ -137,13 +137,13 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     if not seeds:
         raise TypeError("grad: give a cost or known_grads")
     results = backprop(seeds, wrt, consider_constant, int_wrt=True)
-    connected = None
+    connected = _connected(list(seeds), [v for v in consider_constant or () if all(v is not w for w in wrt)])
     out = []
     for w, g in zip(wrt, results):
-        if g is None:
-            if connected is None:  # only now worth a walk: which wrt does the cost depend on at all?
-                connected = _connected(list(seeds), list(consider_constant or ()))
-            g = _missing_gradient(w, id(w) in connected, disconnected_inputs, return_disconnected)
+        if id(w) not in connected:  # (a scan may still hand back zeros for an initial state it never reads)
+            g = _missing_gradient(w, False, disconnected_inputs, return_disconnected)
+        elif g is None:
+            g = _missing_gradient(w, True, disconnected_inputs, return_disconnected)
         elif add_names and cost is not None and cost.name and w.name and g.owner is not None:
             g.name = f"(d{cost.name}/d{w.name})"
         out.append(g)
@@ -152,11 +152,20 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
 def _connected(outputs, stop):
     """ids of the variables ``outputs`` depend on through a path that carries gradients (possibly zero ones,
-    such as integer steps): not through disconnected_grad, nor through a shape, nor above ``stop``."""
+    such as integer steps): not through disconnected_grad, nor through a shape, nor above ``stop``, and
+    through an op with a ``connection_pattern`` (scan) only from the inputs its live outputs depend on."""
     from .ops.basic import Shape, ShapeI
-    cut = [n.outputs[0] for n in toposort(outputs, stop_at=stop)
-           if isinstance(n.op, (Shape, ShapeI)) or (isinstance(n.op, GradTransform) and n.op.mode == "disconnected")]
-    return {id(v) for v in graph.ancestors(outputs, stop_at=stop + cut)} - {id(v) for v in cut}
+    live = {id(v) for v in outputs}
+    for node in reversed(toposort(outputs, stop_at=stop)):
+        outs = [id(o) in live for o in node.outputs]
+        if not any(outs) or isinstance(node.op, (Shape, ShapeI)) or (
+                isinstance(node.op, GradTransform) and node.op.mode == "disconnected"):
+            continue
+        pattern = node.op.connection_pattern(node) if hasattr(node.op, "connection_pattern") else None
+        for i, v in enumerate(node.inputs):
+            if pattern is None or any(p and o for p, o in zip(pattern[i], outs)):
+                live.add(id(v))
+    return live
 
 
 def _missing_gradient(w, connected, disconnected_inputs, return_disconnected):
