@@ -456,6 +456,9 @@ class Container:
         self.lock = threading.Lock()  # held by a function while it reads, computes and writes its updates
         self.order = next(Container._created)  # the order locks are taken in
 
+    def __reduce__(self):  # pickled as its value; the copy gets its own lock
+        return Container, (self.value,)
+
 
 class SharedVariable(Variable):
     """A variable whose value lives between calls and can be updated by compiled functions."""

@@ -117,6 +117,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     ns_ph = [v if isinstance(v, (Constant, SharedVariable)) else v.type(v.name) for v in non_seqs]
 
     outputs, updates, until = _call_step(fn, inner_seq, carries, non_seqs, outs_info)
+    _add_default_updates(outputs, updates)
     ns_replace = {v: p for v, p in zip(non_seqs, ns_ph) if p is not v}
     if not outs_info:
         carries.slots = [None] * len(outputs)
@@ -248,6 +249,14 @@ def _new_carries(outputs, carries, outs_info, strict):
             new_carries[first + k] = ph[first + k + 1]
         new_carries[first + depth - 1] = out
     return new_carries, ys, y_slot
+
+
+def _add_default_updates(outputs, updates):
+    """A shared variable the step reads that has a ``default_update`` (a random stream's state drawn in
+    the step) advances every step and is returned among scan's updates, as in Theano."""
+    for v in graph_inputs(list(outputs) + list(updates.values())):
+        if isinstance(v, SharedVariable) and getattr(v, "default_update", None) is not None and v not in updates:
+            updates[v] = v.default_update
 
 
 def _update_carries(upd_items, carries):

@@ -170,6 +170,13 @@ class Scan(Op):
         extra = f", sums={self.n_sums}" if self.n_sums else ""
         return f"scan{{{self.name}, carries={self.n_carry}, ys={self.n_ys}{extra}}}"
 
+    def __getstate__(self):  # the compiled step programs are rebuilt after unpickling, not pickled
+        return {k: v for k, v in self.__dict__.items() if k not in ("steps", "_pattern")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.steps = StepPrograms(self)
+
     def inner_graph(self):
         """The step's outputs (debugprint and the graphviz renderer show them under the scan)."""
         return self.inner_outputs

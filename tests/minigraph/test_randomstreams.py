@@ -23,8 +23,12 @@ def test_draws_advance_through_the_updates(streams):
     assert a.shape == (2, 3) and a.dtype == theano.config.floatX
     assert not np.array_equal(a, b)
     assert np.all((a >= 0) & (a < 1))
-    g = theano.function([], u)  # without the updates the state stays where it is
-    np.testing.assert_array_equal(g(), g())
+    g = theano.function([], u)  # the state's default update advances it without being asked (Theano)
+    assert not np.array_equal(g(), g())
+    frozen = theano.function([], u, no_default_updates=True)
+    np.testing.assert_array_equal(frozen(), frozen())
+    frozen_listed = theano.function([], u, no_default_updates=[u.rng])
+    np.testing.assert_array_equal(frozen_listed(), frozen_listed())
 
 
 def test_seeding_is_reproducible(streams):
