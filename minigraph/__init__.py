@@ -17,6 +17,7 @@ from . import gradient  # noqa: F401  (theano.gradient, under Theano's names)
 from .tensor import dot
 from .scan import foldl, foldr, map, reduce, scan  # noqa: A004
 from . import scan_module  # noqa: F401,E402  (theano.scan_module.until)
+from . import ifelse  # noqa: F401,E402  (theano.ifelse.ifelse: the module, as in Theano)
 
 clone = clone_replace
 

@@ -345,3 +345,26 @@ def test_shared_updates_are_not_lost_under_threads():
     finally:
         sys.setswitchinterval(old)
     assert float(c.get_value()) == 8000.0
+
+
+def test_a_computed_variable_given_as_input_cuts_the_graph():
+    x = T.dvector("x")
+    h = T.tanh(x) * 2
+    f = theano.function([h], h.sum() + 1)
+    assert f(np.array([1.0, 2.0])) == 4.0  # h's own value, not recomputed from x
+    with pytest.raises(theano.MissingInputError):
+        theano.function([h], h.sum() + x.sum())  # x is still needed elsewhere
+
+
+def test_compiled_functions_pickle_with_their_shared_variables():
+    import pickle
+    W = theano.shared(np.ones((3, 3)), "W")
+    X = T.dmatrix("X")
+    hs, _ = theano.scan(lambda xt, hp: T.tanh(T.dot(hp, W) + xt), sequences=X, outputs_info=T.zeros(3))
+    f = theano.function([X], [hs, T.grad(hs.sum(), W)], updates=[(W, W * 0.5)])
+    g, W2 = pickle.loads(pickle.dumps((f, W)))
+    data = np.random.default_rng(0).random((4, 3))
+    for a, b in zip(f(data), g(data)):
+        np.testing.assert_allclose(a, b)
+    assert W.get_value()[0, 0] == W2.get_value()[0, 0] == 0.5
+    assert W2 is not W and W2.get_value()[0, 0] == 0.5
