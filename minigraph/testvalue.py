@@ -22,7 +22,7 @@ class TestValueError(ValueError):
     __test__ = False  # not a test class, whatever its name says
 
 
-def _lookup(v):
+def lookup(v):
     """(True, value) when ``v`` has a test value, else (False, None)."""
     if isinstance(v, Constant):
         return True, v.data
@@ -36,7 +36,7 @@ def _lookup(v):
 
 def get_test_value(v):
     """The test value of ``v``; AttributeError when it has none."""
-    found, value = _lookup(v)
+    found, value = lookup(v)
     if not found:
         raise AttributeError(f"{v.describe()} has no test value (set {v}.tag.test_value)")
     return value
@@ -61,7 +61,7 @@ def compute(node):
         raise ValueError(f"config.compute_test_value must be one of {MODES}, got {mode!r}")
     values = []
     for i, v in enumerate(node.inputs):
-        found, value = _lookup(v)
+        found, value = lookup(v)
         if not found:
             msg = (f"{node.op} (built at {node.where()}): input {i} ({v.describe()}) has no test value; "
                    f"set {v}.tag.test_value, or config.compute_test_value = 'off'")

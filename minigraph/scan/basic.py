@@ -111,6 +111,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if not n_given:
         n_steps, n_given = _shortest(outer_seq, equal_lengths)
     carries = _state_carries(outs_info)
+    _inner_test_values(outer_seq, inner_seq, carries)
     # As in Theano, the step receives the outer non-sequences themselves (so T.grad(y[i], x) inside the step
     # differentiates the outer graph) and they are replaced by placeholders afterwards; shared variables and
     # constants stay themselves (a shared variable the step updates reads the carried value instead).
@@ -142,7 +143,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     inner_outputs, cap_ph, captured = _capture(inner_outputs, placeholders, non_seqs, strict)
     op = Scan(placeholders + cap_ph, inner_outputs, len(inner_seq), len(carries.placeholders),
               n_steps_given=n_given, name=name, truncate_gradient=truncate_gradient)
-    node_outputs = op.make_node(n_steps, *outer_seq, *carries.inits, *outer_ns, *captured).outputs
+    node = op.make_node(n_steps, *outer_seq, *carries.inits, *outer_ns, *captured)
+    _node_test_values(node)
+    node_outputs = node.outputs
     if until is not None:  # cut every trace to the steps that ran
         ran = T.sum(node_outputs[len(carries.placeholders) + active])
         node_outputs = [o[:ran] for o in node_outputs]
@@ -191,6 +194,30 @@ def _sequence_slices(seqs, n_given, go_backwards):
             label = s.name or "seq%d" % si
             inner_seq.append(_step_type(s)(f"{label}[t{tap:+d}]" if tap else f"{label}[t]"))
     return outer_seq, inner_seq
+
+
+def _inner_test_values(outer_seq, inner_seq, carries):
+    """With test values on (config.compute_test_value), the step's placeholders get the first step's values,
+    so the step is checked on them as it is built, as Theano does."""
+    from ..config import config
+    if config.compute_test_value == "off":
+        return
+    from ..testvalue import lookup
+    for outer, ph in zip(outer_seq, inner_seq):
+        found, value = lookup(outer)
+        if found and len(value):
+            ph.tag.test_value = value[0]
+    for init, ph in zip(carries.inits, carries.placeholders):
+        found, value = lookup(init)
+        if found:
+            ph.tag.test_value = value
+
+
+def _node_test_values(node):
+    from ..config import config
+    if config.compute_test_value != "off":
+        from ..testvalue import compute
+        compute(node)
 
 
 def _state_carries(outs_info):

@@ -70,3 +70,15 @@ def test_tag_is_a_scratchpad():
     x.tag.note = "anything"
     assert x.tag.note == "anything"
     assert not hasattr(T.dvector().tag, "note")
+
+
+def test_scan_steps_are_checked_on_the_first_step_s_values(test_values):
+    test_values("raise")
+    X, h0 = T.dmatrix("X"), T.dvector("h0")
+    X.tag.test_value, h0.tag.test_value = np.ones((5, 3)), np.zeros(4)
+    W = theano.shared(np.ones((3, 4)), "W")
+    hs, _ = theano.scan(lambda x, h: T.tanh(T.dot(x, W) + h), sequences=X, outputs_info=h0)
+    assert get_test_value(hs).shape == (5, 4)
+    bad = theano.shared(np.ones((4, 4)), "bad")
+    with pytest.raises(TestValueError, match=r"dot .*\(3,\).*\(4, 4\)"):
+        theano.scan(lambda x, h: T.tanh(T.dot(x, bad) + h), sequences=X, outputs_info=h0)
