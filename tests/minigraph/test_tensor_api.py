@@ -246,3 +246,56 @@ def test_nnet_names_theano_code_imports():
     np.testing.assert_allclose(got_nll, -np.log(ref_sm[[0, 1], yv]))
     np.testing.assert_array_equal(got_am, z.argmax(1))
     np.testing.assert_allclose(run(hard_sigmoid(x), [x], [xv]), np.clip(0.2 * xv + 0.5, 0, 1))
+
+
+# --------------------------------------------------------------------------- properties over shapes and dtypes
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.sampled_from([2, 3]),
+       st.sampled_from([2, 3]))
+def test_batched_dot_property(batch, n, k, m, a_ndim, b_ndim):
+    rng = np.random.default_rng(batch * 100 + n * 10 + k)
+    a_shape = (batch, n, k) if a_ndim == 3 else (batch, k)
+    b_shape = (batch, k, m) if b_ndim == 3 else (batch, k)
+    av, bv = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    a, b = T.tensor(shape=(None,) * a_ndim), T.tensor(shape=(None,) * b_ndim)
+    got = run(T.batched_dot(a, b), [a, b], [av, bv])
+    np.testing.assert_allclose(got, np.stack([np.dot(x, y) for x, y in zip(av, bv)]), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 3), min_size=1, max_size=3), st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       st.sampled_from(["float32", "float64", "int32"]))
+def test_tile_property(shape, reps, dtype):
+    v = np.arange(np.prod(shape)).reshape(shape).astype(dtype)
+    x = T.tensor(dtype, shape=(None,) * len(shape))
+    got = run(T.tile(x, tuple(reps)), [x], [v])
+    np.testing.assert_array_equal(got, np.tile(v, reps))
+    assert got.dtype == v.dtype
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations([0, 1, 2]), st.integers(1, 3))
+def test_tensordot_axis_lists_property(perm, n_axes):
+    rng = np.random.default_rng(sum(perm) + n_axes)
+    av = rng.standard_normal((2, 3, 4))
+    a_axes = sorted(perm[:n_axes])
+    b_shape = tuple(av.shape[i] for i in perm[:n_axes]) + (2,)
+    bv = rng.standard_normal(b_shape)
+    axes = [list(perm[:n_axes]), list(range(n_axes))]
+    a, b = T.dtensor3(), T.tensor(shape=(None,) * len(b_shape))
+    np.testing.assert_allclose(run(T.tensordot(a, b, axes), [a, b], [av, bv]), np.tensordot(av, bv, axes), rtol=1e-12)
+    assert a_axes  # the summed axes are valid for any order given
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["float16", "float32", "float64"]), st.integers(1, 200), st.integers(0, 2))
+def test_sum_and_mean_keep_the_input_float_dtype(dtype, n, which):
+    v = np.random.default_rng(n).standard_normal(n if which < 2 else min(n, 8)).astype(dtype)  # no overflow
+    x = T.tensor(dtype, shape=(None,))
+    fn = (T.sum, T.mean, T.prod)[which]
+    got = run(fn(x), [x], [v])
+    assert got.dtype == np.dtype(dtype)
+    ref = (np.sum, np.mean, np.prod)[which](v.astype("float64"))
+    tol = {"float16": 2e-2, "float32": 1e-5, "float64": 1e-12}[dtype]
+    np.testing.assert_allclose(got.astype("float64"), ref, rtol=tol, atol=tol * max(1.0, float(np.abs(ref))))
