@@ -118,6 +118,13 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     ns_ph = [v if isinstance(v, (Constant, SharedVariable)) else v.type(v.name) for v in non_seqs]
 
     outputs, updates, until = _call_step(fn, inner_seq, carries, non_seqs, outs_info)
+    if until is not None and truncate_gradient >= 0:
+        # Theano truncates over the steps that ran: find how many did, then loop exactly that often
+        first, _ = scan(fn, sequences, outputs_info, non_sequences, n_steps if n_given else None, -1, go_backwards,
+                        name=name, strict=strict, return_list=True, equal_lengths=equal_lengths)
+        ran = T.shape_i(first[0], 0)
+        return scan(_without_until(fn), sequences, outputs_info, non_sequences, ran, truncate_gradient,
+                    go_backwards, name=name, strict=strict, return_list=return_list, equal_lengths=equal_lengths)
     _add_default_updates(outputs, updates)
     ns_replace = {v: p for v, p in zip(non_seqs, ns_ph) if p is not v}
     if not outs_info:
@@ -395,6 +402,16 @@ def _split_step_result(raw):
         else:
             outputs = [as_variable(v) for v in _as_list(part)]
     return outputs, updates, cond
+
+
+def _without_until(fn):
+    """The step function with its ``until`` left out of what it returns."""
+    def step(*args):
+        raw = fn(*args)
+        if isinstance(raw, tuple):
+            return tuple(r for r in raw if not isinstance(r, until))
+        return raw
+    return step
 
 
 def _until_carries(inner_outputs, cond, carries, n_carry):

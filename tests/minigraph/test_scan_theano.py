@@ -135,3 +135,24 @@ def test_grad_wrt_an_initial_state_no_step_reads_is_disconnected():
         T.grad(x.sum(), y0)
     g = T.grad(cost, z0, disconnected_inputs="ignore")
     np.testing.assert_array_equal(g.eval({z0: np.ones(2)}), [0.0, 0.0])
+
+
+def test_until_with_taps_and_truncate_gradient_truncates_over_the_steps_that_ran():
+    x, h0 = T.dvector("x"), T.dvector("h0")
+    xv, hv = np.array([0.1, 0.2, 0.3, 2.0, 0.1, 0.1]), np.array([0.0, 0.1])
+
+    def step(xm1, x0, hm2, hm1):
+        new = T.tanh(hm1 * 0.5 + hm2 * 0.3 + xm1 + x0)
+        return new, until(new > 0.95)
+
+    seqs, outs = dict(input=x, taps=[-1, 0]), dict(initial=h0, taps=[-2, -1])
+    hs, _ = theano.scan(step, sequences=seqs, outputs_info=outs, truncate_gradient=2)
+    got = run([hs] + T.grad(hs[-1], [x, h0]), [x, h0], [xv, hv])
+    assert len(got[0]) == 3  # stopped after the third step
+    # the same three steps as a plain loop, truncated to its last two steps
+    ref, _ = theano.scan(lambda a, b, c, d: T.tanh(d * 0.5 + c * 0.3 + a + b), sequences=seqs, outputs_info=outs,
+                         n_steps=3, truncate_gradient=2)
+    expected = run([ref] + T.grad(ref[-1], [x, h0]), [x, h0], [xv, hv])
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert np.any(got[1] != 0) and got[1][0] == 0.0  # the first step is beyond the truncation
