@@ -100,13 +100,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     seqs = [_normalize_sequence(s) for s in _as_list(sequences)]
     outs_info = [_normalize_output_info(o, i) for i, o in enumerate(_as_list(outputs_info))]
     non_seqs = [as_variable(v) for v in _as_list(non_sequences)]
-    n_given = n_steps is not None
-    if n_given:
-        n_steps = as_variable(n_steps)
-        if isinstance(n_steps, Constant) and int(n_steps.data) < 0:
-            raise ScanError(f"scan: n_steps must be >= 0, got {int(n_steps.data)}")
-    elif not seqs:
-        raise ScanError("scan: give sequences or n_steps (a loop needs to know how long it runs)")
+    n_steps, n_given = _given_steps(n_steps, seqs)
     outer_seq, inner_seq = _sequence_slices(seqs, n_given or not equal_lengths, go_backwards)
     if not n_given:
         n_steps, n_given = _shortest(outer_seq, equal_lengths)
@@ -120,13 +114,12 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     outputs, updates, until = _call_step(fn, inner_seq, carries, non_seqs, outs_info)
     if until is not None and truncate_gradient >= 0:
         # Theano truncates over the steps that ran: find how many did, then loop exactly that often
-        first, _ = scan(fn, sequences, outputs_info, non_sequences, n_steps if n_given else None, -1, go_backwards,
-                        name=name, strict=strict, return_list=True, equal_lengths=equal_lengths)
-        ran = T.shape_i(first[0], 0)
-        return scan(_without_until(fn), sequences, outputs_info, non_sequences, ran, truncate_gradient,
-                    go_backwards, name=name, strict=strict, return_list=return_list, equal_lengths=equal_lengths)
+        kwargs = dict(sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
+                      go_backwards=go_backwards, name=name, strict=strict, equal_lengths=equal_lengths)
+        first, _ = scan(fn, n_steps=n_steps if n_given else None, return_list=True, **kwargs)
+        return scan(_without_until(fn), n_steps=T.shape_i(first[0], 0), truncate_gradient=truncate_gradient,
+                    return_list=return_list, **kwargs)
     _add_default_updates(outputs, updates)
-    ns_replace = {v: p for v, p in zip(non_seqs, ns_ph) if p is not v}
     if not outs_info:
         carries.slots = [None] * len(outputs)
     new_carries, ys, y_slot = _new_carries(outputs, carries, outs_info, strict)
@@ -134,17 +127,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     upd_items = list(updates.items())
     new_carries += _update_carries(upd_items, carries)
     replace = {sv: carries.placeholders[upd_first + i] for i, (sv, _) in enumerate(upd_items)}
-    replace.update(ns_replace)
+    replace.update({v: p for v, p in zip(non_seqs, ns_ph) if p is not v})
     inner_outputs = [as_variable(v) for v in new_carries + ys]
     if until is not None:
         inner_outputs, active = _until_carries(inner_outputs, until, carries, len(new_carries))
-    if replace:
-        inner_outputs = clone_replace(inner_outputs, replace)
-    # Products that share an operand (a tutorial-style LSTM's eight per-step dots) become one
-    # product of concatenated weights now, so that the gradient is built from the fused form.
-    inner_outputs = fuse_dots(inner_outputs) or inner_outputs
-    inner_outputs = fuse_sliced_elementwise(inner_outputs, carries.placeholders) or inner_outputs
-
+    inner_outputs = _step_graph(inner_outputs, replace, carries.placeholders)
     placeholders = inner_seq + carries.placeholders + [p for p, v in zip(ns_ph, non_seqs) if p is not v]
     outer_ns = [v for v, p in zip(non_seqs, ns_ph) if p is not v]
     inner_outputs, cap_ph, captured = _capture(inner_outputs, placeholders, non_seqs, strict)
@@ -157,6 +144,28 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         ran = T.sum(node_outputs[len(carries.placeholders) + active])
         node_outputs = [o[:ran] for o in node_outputs]
     return _results(node_outputs, carries, y_slot, n_steps, upd_items, upd_first, return_list)
+
+
+def _step_graph(inner_outputs, replace, carry_placeholders):
+    """The step's outputs read the placeholders (``replace``: outer variable -> placeholder), with products
+    that share an operand (a tutorial-style LSTM's eight per-step dots) fused into one product of
+    concatenated weights now, so that the gradient is built from the fused form."""
+    if replace:
+        inner_outputs = clone_replace(inner_outputs, replace)
+    inner_outputs = fuse_dots(inner_outputs) or inner_outputs
+    return fuse_sliced_elementwise(inner_outputs, carry_placeholders) or inner_outputs
+
+
+def _given_steps(n_steps, seqs):
+    """(n_steps as a variable or None, whether it was given), checked."""
+    if n_steps is None:
+        if not seqs:
+            raise ScanError("scan: give sequences or n_steps (a loop needs to know how long it runs)")
+        return None, False
+    n_steps = as_variable(n_steps)
+    if isinstance(n_steps, Constant) and int(n_steps.data) < 0:
+        raise ScanError(f"scan: n_steps must be >= 0, got {int(n_steps.data)}")
+    return n_steps, True
 
 
 def _shortest(outer_seq, equal_lengths):
