@@ -587,7 +587,8 @@ _graph._TensorAPI.module = _sys.modules[__name__]
 _e.T.bind(_sys.modules[__name__])
 
 # Theano's tensor namespace also holds the gradient functions (T.grad): a documented upward import.
-from ..grad import Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian, zero_grad  # noqa: E402
+from ..grad import (Lop, Rop, consider_constant, disconnected_grad, grad, grad_clip, grad_scale,  # noqa: E402
+                    hessian, jacobian, subgraph_grad, zero_grad)
 from . import nnet  # noqa: E402
 
 __all__ = [  # the T namespace, as in theano.tensor
@@ -609,4 +610,18 @@ __all__ = [  # the T namespace, as in theano.tensor
     "tensor", "tensor3", "tensor4", "tensor_copy", "tensordot", "transpose", "true_div", "var", "vector",
     "wcol", "where", "wmatrix", "wrow", "wscalar", "wtensor3", "wtensor4", "wvector", "xor", "zcol",
     "zero_grad", "zeros", "zeros_like", "zmatrix", "zrow", "zscalar", "ztensor3", "ztensor4", "zvector",
+] + [  # Theano names added for porting
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2",
+    "log10", "exp2", "sgn", "trunc", "round_half_to_even", "round_half_away_from_zero", "deg2rad", "rad2deg",
+    "conj", "ceil_intdiv", "max_and_argmax", "tile", "unbroadcast", "addbroadcast", "patternbroadcast",
+    "shape_padleft", "shape_padright", "shape_padaxis", "int_dtypes", "uint_dtypes", "float_dtypes",
+    "complex_dtypes", "integer_dtypes", "discrete_dtypes", "continuous_dtypes", "all_dtypes",
+    "consider_constant", "grad_scale", "subgraph_grad", "scalars", "vectors", "rows", "cols", "matrices",
+    "tensor3s", "tensor4s", "bscalars", "bvectors", "brows", "bcols", "bmatrices", "btensor3s", "btensor4s",
+    "wscalars", "wvectors", "wrows", "wcols", "wmatrices", "wtensor3s", "wtensor4s", "iscalars", "ivectors",
+    "irows", "icols", "imatrices", "itensor3s", "itensor4s", "lscalars", "lvectors", "lrows", "lcols",
+    "lmatrices", "ltensor3s", "ltensor4s", "fscalars", "fvectors", "frows", "fcols", "fmatrices", "ftensor3s",
+    "ftensor4s", "dscalars", "dvectors", "drows", "dcols", "dmatrices", "dtensor3s", "dtensor4s", "cscalars",
+    "cvectors", "crows", "ccols", "cmatrices", "ctensor3s", "ctensor4s", "zscalars", "zvectors", "zrows",
+    "zcols", "zmatrices", "ztensor3s", "ztensor4s",
 ]
