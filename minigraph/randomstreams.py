@@ -90,6 +90,8 @@ class RandomStreams(_Streams):
         """Draws from ``range(a)`` (an int) or from the entries of the vector ``a``, optionally with
         probabilities ``p``."""
         size = () if size is None else size
+        if p is not None and as_variable(p).ndim == 0:  # Theano reads a scalar p as "no probabilities"
+            p = None
         if p is None:
             return self._draw("choice", dtype, size, as_variable(a), as_variable(bool(replace)))
         return self._draw("choice_p", dtype, size, as_variable(a), as_variable(bool(replace)), as_variable(p))
@@ -98,15 +100,16 @@ class RandomStreams(_Streams):
         """Permutations of ``range(n)``: shape ``size + (n,)`` (one permutation, a vector, by default)."""
         return self._draw("permutation", dtype, () if size is None else size, as_variable(n), extra=1)
 
+    def poisson(self, size=None, lam=1.0, ndim=None, dtype="int64"):
+        return self._draw("poisson", dtype, size, as_variable(lam))
+
     def multinomial(self, size=None, n=1, pvals=(0.5, 0.5), ndim=None, dtype="int64"):
-        """Counts of ``n`` draws from each row of ``pvals`` (a matrix; a vector is one row)."""
+        """Counts of ``n`` draws from the distribution ``pvals``: shape ``size + (len(pvals),)``; a matrix
+        ``pvals`` gives one row of counts per row."""
         pvals = as_variable(pvals)
         if pvals.ndim != 1:
             return self._draw("multinomial_rows", dtype, (), as_variable(n), pvals)
-        rows = self._draw("multinomial_rows", dtype, (), as_variable(n), pvals.dimshuffle("x", 0))
-        sample = rows[0]
-        sample.rng, sample.update = rows.rng, rows.update
-        return sample
+        return self._draw("multinomial", dtype, () if size is None else size, as_variable(n), pvals, extra=1)
 
 
 class MRG_RandomStreams(_Streams):

@@ -118,3 +118,16 @@ def test_randomstreams_multinomial_of_a_vector():
     m = srng.multinomial(n=10, pvals=[0.25, 0.75])
     v = theano.function([], m, updates=[m.update])()
     assert v.shape == (2,) and v.sum() == 10
+
+
+def test_randomstreams_signatures_as_theano_calls_them():
+    """From Theano's test_shared_randomstreams: positional choice(size, a, replace, p) with a scalar p
+    (no probabilities), multinomial(size, n, pvals) with a size, poisson."""
+    srng = RandomStreams(11)
+    c = srng.choice((11, 8), 10, 1, 0)
+    m = srng.multinomial((4, 4), 1, [0.1] * 10)
+    p = srng.poisson(lam=5, size=(300,))
+    vc, vm, vp = theano.function([], [c, m, p])()
+    assert vc.shape == (11, 8) and 0 <= vc.min() and vc.max() < 10
+    assert vm.shape == (4, 4, 10) and np.all(vm.sum(axis=-1) == 1)
+    assert vp.dtype == np.int64 and abs(vp.mean() - 5) < 0.5
