@@ -41,12 +41,14 @@ class _Streams:
     def __setitem__(self, state, value):
         state.set_value(value, borrow=True)
 
+    limit = 0  # the most numbers one draw may hold (0: no limit)
+
     def _draw(self, dist, dtype, size, *params, extra=0):
         state = shared(new_state(self.gen_seedgen.randint(2 ** 30)), name=f"rng_{dist}")
         assert state.type == STATE_TYPE
         sized = size is not None
         size = _size(size) if sized else ()
-        advanced, sample = RandomDraw(dist, np.dtype(dtype).name, sized, extra)(state, size, *params)
+        advanced, sample = RandomDraw(dist, np.dtype(dtype).name, sized, extra, self.limit)(state, size, *params)
         state.default_update = advanced
         sample.rng = state
         sample.update = (state, advanced)
@@ -115,6 +117,8 @@ class RandomStreams(_Streams):
 class MRG_RandomStreams(_Streams):
     """``theano.sandbox.rng_mrg.MRG_RandomStreams``: the same draws under MRG's signatures (``size`` is
     required for uniform and normal; ``choice`` picks column indices of each row of ``p``)."""
+
+    limit = 2 ** 31 - 1  # as Theano's MRG: one draw holds fewer than 2**31 numbers (a ValueError beyond)
 
     def __init__(self, seed=12345):
         super().__init__(seed)

@@ -77,6 +77,7 @@ class RandomDraw(Op):
     dtype: str
     sized: bool = True
     extra: int = 0
+    limit: int = 0  # the most numbers one draw may hold (0: no limit)
     nout = 2
     foldable = False
 
@@ -98,8 +99,11 @@ class RandomDraw(Op):
         return Apply(self, [state, size] + params, [STATE_TYPE, TensorType(self.dtype, static)])
 
     def perform(self, state, size, *params):
-        gen = _generator(state)
         shape = tuple(int(s) for s in size) if self.sized else None
+        if self.limit and shape is not None and np.prod(shape, dtype=np.float64) > self.limit:
+            raise ValueError(f"random {self.dist}: a draw of shape {shape} holds more than the {self.limit} "
+                             "numbers this generator allows in one draw")
+        gen = _generator(state)
         sample = _DRAWS[self.dist](gen, shape if self.dist != "choice_rows" else tuple(size), *params)
         advanced = np.array(state, dtype=np.uint64)
         advanced[1] += np.uint64(1)

@@ -131,3 +131,17 @@ def test_randomstreams_signatures_as_theano_calls_them():
     assert vc.shape == (11, 8) and 0 <= vc.min() and vc.max() < 10
     assert vm.shape == (4, 4, 10) and np.all(vm.sum(axis=-1) == 1)
     assert vp.dtype == np.int64 and abs(vp.mean() - 5) < 0.5
+
+
+def test_mrg_draws_beyond_2_to_the_31_numbers_are_refused_when_run():
+    """Theano's test_overflow_cpu: the error comes when the function runs, before anything is allocated."""
+    srng = MRG_RandomStreams(1234)
+    for size in [(2 ** 31,), (2 ** 32,), (2 ** 15, 2 ** 16), (2, 2 ** 15, 2 ** 15)]:
+        f = theano.function([], srng.uniform(size=size))
+        with pytest.raises(ValueError, match="more than"):
+            f()
+    n = T.lscalar("n")
+    g = theano.function([n], srng.uniform(size=(n, n)))
+    assert g(32).shape == (32, 32)
+    with pytest.raises(ValueError):
+        g(2 ** 16)
