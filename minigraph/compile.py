@@ -392,6 +392,10 @@ class Function:
     def fgraph(self):
         return self
 
+    def toposort(self):
+        """The compiled schedule's Apply nodes in order (Theano's ``f.maker.fgraph.toposort()``)."""
+        return list(self.program.nodes)
+
     def __reduce__(self):
         """Pickled as its graph and options; unpickling compiles it again (as fast as the original).
         Shared variables pickled in the same pickle stay shared with it."""

@@ -616,12 +616,14 @@ def graph_inputs(outputs, stop_at=()):
 
 
 @paused_gc
-def clone_replace(outputs, replace=None):
+def clone_replace(outputs, replace=None, strict=True, share_inputs=True):
     """Copy the graph of ``outputs`` with variables substituted per ``replace`` ({old: new}).
 
     Nodes that depend on a replaced variable are rebuilt through ``make_node``,
     so types are re-inferred (e.g. a ``givens`` value with a known shape).
-    Others are shared with the original graph.
+    Others are shared with the original graph.  (``strict`` and ``share_inputs`` are Theano's
+    ``clone`` arguments: replacements must keep the number of dimensions either way, and inputs
+    are always shared.)
     """
     single = isinstance(outputs, Variable)
     outs = [outputs] if single else list(outputs)

@@ -368,3 +368,14 @@ def test_compiled_functions_pickle_with_their_shared_variables():
         np.testing.assert_allclose(a, b)
     assert W.get_value()[0, 0] == W2.get_value()[0, 0] == 0.5
     assert W2 is not W and W2.get_value()[0, 0] == 0.5
+
+
+def test_fgraph_toposort_lists_the_compiled_nodes_as_in_theano():
+    x = T.dvector("x")
+    hs, _ = theano.scan(lambda a: a * 2, sequences=x)
+    f = theano.function([x], hs)
+    nodes = f.maker.fgraph.toposort()
+    assert f.outputs[0].owner in nodes  # the node computing the (rewritten) output is scheduled
+    assert all(i.owner in nodes for n in nodes for i in n.inputs if i.owner is not None)  # a closed schedule
+    y = theano.clone(hs, replace={x: x * 3}, strict=True, share_inputs=True)
+    np.testing.assert_allclose(theano.function([x], y)(np.array([1.0, 2.0])), [6.0, 12.0])
