@@ -33,10 +33,28 @@ def csv_file(tmp_path):
     return write_csv(tmp_path / "prices.csv")
 
 
+def _previous_plot_bytes():
+    """A small plot as this program writes it (with its mark), so a rerun may replace it."""
+    from matplotlib.figure import Figure
+
+    from lstm.stock import save_figure_atomic
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".previous-plot.png")
+    try:
+        save_figure_atomic(Figure(figsize=(1, 1)), path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+PREVIOUS_PLOT = _previous_plot_bytes()
+
+
 @pytest.fixture
 def old_plot(tmp_path):
     path = tmp_path / "out.png"
-    path.write_bytes(b"previous plot")
+    path.write_bytes(PREVIOUS_PLOT)
     return path
 
 
@@ -107,9 +125,16 @@ def test_help_and_usage_errors(capsys):
     assert main(["stock", "--csv", "a.csv", "--symbol", "IBM"]) == 2
 
 
+def test_tutorial_mode_prints_a_summary_by_default(csv_file, tmp_path, capsys):
+    code, out, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--no-plot"], capsys)
+    assert code == 0, err
+    assert not [line for line in out.splitlines() if line.startswith("iteration ")]
+    assert "final running RMSE e = " in out and len(out.splitlines()) < 10
+
+
 def test_tutorial_mode_prints_the_iteration_lines(csv_file, tmp_path, capsys):
-    code, out, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--out", str(tmp_path / "t.png")],
-                             capsys)
+    code, out, err = run_cli(["stock", "--tutorial", "--log-iterations", "--csv", str(csv_file),
+                              "--out", str(tmp_path / "t.png")], capsys)
     assert code == 0, err
     lines = out.splitlines()
     iterations = [line for line in lines if line.startswith("iteration ")]
@@ -124,7 +149,8 @@ def test_tutorial_mode_reads_the_legacy_pickle(tmp_path, capsys):
     ylist = [float(i + 6) for i in range(30)]
     path = tmp_path / "stockTT.bin"
     path.write_bytes(pickle.dumps((xlist, ylist), protocol=2))
-    code, out, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--no-plot"], capsys)
+    code, out, err = run_cli(["stock", "--tutorial", "--log-iterations", "--legacy-pickle", str(path), "--no-plot"],
+                             capsys)
     assert code == 0, err
     assert "iteration 20: " in out and "stockTT.bin" in out
     # the same file in the default mode: the pairs are rebuilt into one series of 35 prices
@@ -194,21 +220,21 @@ def test_error_wrong_csv_column(csv_file, old_plot, capsys):
     code, _, err = run_cli(["stock", "--csv", str(csv_file), "--price-col", "adj_close",
                             "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "column 'adj_close' not found", "'date', 'close'")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_too_short_series(tmp_path, old_plot, capsys):
     path = write_csv(tmp_path / "short.csv", n=30)
     code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "too short", "30 prices")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_non_numeric_price(tmp_path, old_plot, capsys):
     path = write_csv(tmp_path / "bad.csv", bad_row=17)
     code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "row 18", "'n/a' is not a number")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, capsys):
@@ -222,7 +248,7 @@ def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, 
     code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, "written with different settings", "n_hidden=4 (now 6)", "n_layers=1 (now 2)")
     assert ckpt.read_bytes() == before
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_resume_without_a_checkpoint(csv_file, tmp_path, capsys):
@@ -277,7 +303,7 @@ def test_error_malicious_legacy_pickle(tmp_path, old_plot, capsys):
         code, _, err = run_cli(["stock", "--legacy-pickle", str(path), "--out", str(old_plot)] + mode, capsys)
         assert_one_line_error(code, err, "refusing to load", "tries to import")
     assert not victim.exists()
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 @pytest.mark.parametrize("payload,fragment", [
@@ -290,7 +316,7 @@ def test_error_malformed_legacy_pickle(tmp_path, old_plot, capsys, payload, frag
     path.write_bytes(payload)
     code, _, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--out", str(old_plot)], capsys)
     assert_one_line_error(code, err, fragment)
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_unknown_symbol_and_missing_csv(tmp_path, capsys):

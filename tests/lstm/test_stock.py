@@ -134,7 +134,7 @@ def test_save_figure_atomic_keeps_old_file_on_failure(tmp_path):
     target.write_bytes(b"old")
 
     class Broken:
-        def savefig(self, fh, format):
+        def savefig(self, fh, format, **kwargs):
             fh.write(b"half")
             raise RuntimeError("disk full")
 
@@ -177,7 +177,7 @@ def test_tutorial_mode_matches_the_numpy_reference(tmp_path):
     p = random_walk(80, seed=4)
     x, y = tutorial_pairs(p, 5)
     lines = []
-    res = stock.run_tutorial(x, y, out_path=str(tmp_path / "t.png"), out=lines.append)
+    res = stock.run_tutorial(x, y, out_path=str(tmp_path / "t.png"), out=lines.append, every=10)
     ref_costs, _ = reference.tutorial_lstm_sgd_costs([np.array(u) for u in x], y)
     np.testing.assert_allclose(res.costs, ref_costs, rtol=1e-6, atol=1e-10)
     assert lines[0] == f"iteration 0: {np.sqrt(res.costs[0])}"
