@@ -223,9 +223,12 @@ def diebold_mariano(errors_a, errors_b) -> tuple[float, float]:
     p-value from the normal approximation.  For one-step-ahead forecasts no autocorrelation
     correction is needed (Diebold & Mariano 1995, h = 1).  Identical errors give (0, 1).
     """
-    d = np.square(np.asarray(errors_a, dtype=np.float64)) - np.square(np.asarray(errors_b, dtype=np.float64))
-    n = d.size
-    var = float(np.var(d, ddof=1)) if n > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite errors give p = nan, handled by callers
+        d = np.square(np.asarray(errors_a, dtype=np.float64)) - np.square(np.asarray(errors_b, dtype=np.float64))
+        n = d.size
+        var = float(np.var(d, ddof=1)) if n > 1 else 0.0
+    if not math.isfinite(var):
+        return float("nan"), float("nan")
     if var <= 0.0:
         return 0.0, 1.0
     stat = float(np.mean(d) / math.sqrt(var / n))
@@ -384,6 +387,8 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
         raise DataError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
     if cfg.resume and not os.path.exists(cfg.checkpoint):
         raise DataError(f"cannot resume: there is no checkpoint at {cfg.checkpoint}")
+    _data.check_prices(series.prices, None if series.dates is None else [str(d) for d in series.dates],
+                       series.label)
     w = window_returns(series.prices, cfg.window, series.dates)
     tr, va, te = w.parts
     # statistics from the training part only: its windows and targets cover r[0 : n_train + window]

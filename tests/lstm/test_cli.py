@@ -345,3 +345,112 @@ def test_error_paths_in_a_subprocess_have_no_traceback(tmp_path):
     assert "column 'px' not found" in proc.stderr
     assert proc.stdout == ""
     assert not (tmp_path / "stock.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: nothing clobbered, nothing diverged saved, one line for every refusal
+# ---------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_may_not_overwrite_the_input_csv(csv_file, capsys):
+    before = csv_file.read_bytes()
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(csv_file), "--no-plot"] + TINY,
+                           capsys)
+    assert_one_line_error(code, err, f"the checkpoint {csv_file} is also an input")
+    assert csv_file.read_bytes() == before
+
+
+def test_checkpoint_and_plot_may_not_share_a_path(csv_file, tmp_path, capsys):
+    same = str(tmp_path / "both.png")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", same, "--out", same] + TINY, capsys)
+    assert_one_line_error(code, err, "the checkpoint and the plot are the same file")
+    assert not os.path.exists(same)
+
+
+def test_a_users_file_or_a_device_is_never_overwritten(csv_file, tmp_path, capsys):
+    notes = tmp_path / "notes.npz"
+    notes.write_bytes(b"PK\x03\x04 my zip")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(notes), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "refusing to overwrite", "not a checkpoint this program wrote")
+    assert notes.read_bytes() == b"PK\x03\x04 my zip"
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", "/dev/null", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "/dev/null: it is a character device, not a regular file")
+
+
+def test_a_rerun_replaces_its_own_checkpoint_and_plot(csv_file, tmp_path, capsys):
+    args = ["stock", "--csv", str(csv_file), "--checkpoint", str(tmp_path / "c.npz"), "--out",
+            str(tmp_path / "p.svg")] + TINY
+    for _ in range(2):
+        code, _, err = run_cli(args, capsys)
+        assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "p.svg", "prices.csv"]
+
+
+def test_inputs_that_are_not_regular_files_are_refused(tmp_path, capsys):
+    code, _, err = run_cli(["stock", "--csv", "/dev/zero", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "/dev/zero: is a character device, expected a regular CSV file")
+    fifo = tmp_path / "in.bin"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(fifo), "--no-plot"], capsys)
+    assert_one_line_error(code, err, "is a FIFO (named pipe), expected a regular pickle file")
+
+
+def test_a_model_too_large_for_memory_is_refused_up_front(csv_file, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--hidden", "1000000000", "--no-plot"], capsys)
+    assert_one_line_error(code, err, "1000000000 hidden units", "GiB of memory is available")
+    code, _, err = run_cli(["task", "adding", "--hidden", "1000000000", "--quiet"], capsys)
+    assert_one_line_error(code, err, "use a smaller --hidden")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["task", "adding", "--length", "5"], "--length 5 is too short for the adding task: it needs at least 6"),
+    (["task", "adding", "--length", "1"], "--length 1 is too short for the adding task"),
+    (["task", "temporal-order", "--length", "2"], "needs at least 10"),
+])
+def test_too_short_task_lengths_are_one_line(capsys, args, fragment):
+    code, _, err = run_cli(args + ["--quiet"], capsys)
+    assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["stock", "--seed", "-1"], "--seed: expected a seed between 0 and 2**32 - 1, got -1"),
+    (["task", "copy", "--seed", "-1"], "--seed: expected a seed"),
+    (["task", "copy", "--forget-bias", "nan"], "--forget-bias: expected a finite number, got nan"),
+    (["stock", "--lr", "inf"], "--lr: expected a positive finite number, got inf"),
+])
+def test_bad_numbers_are_usage_errors(capsys, args, fragment):
+    assert main(args) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_task_help_states_minimum_lengths_and_real_defaults(capsys):
+    assert main(["task", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "at least 6 for adding, 10 for temporal-order, 1 for copy" in text
+    assert "default: adding 16, temporal-order 16, copy 32" in text
+    assert "per task, see" not in text
+
+
+def test_reversed_csv_is_a_warning_and_semicolons_get_a_hint(tmp_path, capsys):
+    path = write_csv(tmp_path / "p.csv")
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header] + rows[::-1]) + "\n")
+    code, _, err = run_cli(["stock", "--csv", str(path), "--no-plot"] + TINY, capsys)
+    assert code == 0, err
+    assert err.splitlines()[0].startswith("lstm: warning: ") and "newest first" in err
+    path.write_text(path.read_text().replace(",", ";"))
+    code, _, err = run_cli(["stock", "--csv", str(path), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "looks ';'-separated")
+
+
+def test_diverged_training_is_one_line_and_saves_nothing(csv_file, tmp_path, capsys):
+    ckpt = tmp_path / "c.npz"
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(ckpt), "--lr", "1e300",
+                            "--no-clip", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "training diverged", "learning rate 1e+300 overflows")
+    assert not ckpt.exists()
+
+
+def test_log_iterations_needs_the_tutorial(csv_file, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--log-iterations", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "--log-iterations needs --tutorial")
