@@ -32,7 +32,7 @@ from typing import Callable
 from .data import DataError
 
 __all__ = ["MARK", "Output", "check_outputs", "check_output_path", "write_atomic", "has_mark",
-           "clean_orphans", "open_input", "check_image_suffix", "positive_int", "nonneg_int",
+           "clean_orphans", "open_input", "check_image_suffix", "image_path", "positive_int", "nonneg_int",
            "positive_float", "finite_float", "seed_int", "MAX_INPUT_BYTES"]
 
 MARK = "minigraph-lstm"             # put into every plot and table we write (metadata or a comment)
@@ -281,6 +281,17 @@ def check_image_suffix(path: str, formats, what: str = "image") -> None:
 # ---------------------------------------------------------------------------------------------
 # Command-line values
 # ---------------------------------------------------------------------------------------------
+
+
+def image_path(formats, what: str = "image"):
+    """An argparse type: a path whose suffix is one of ``formats`` (see :func:`check_image_suffix`)."""
+    def parse(text):
+        try:
+            check_image_suffix(text, formats, what)
+        except DataError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return parse
 
 
 def _number(convert, ok, wanted):

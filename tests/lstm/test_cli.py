@@ -179,6 +179,16 @@ def test_sweep_command_writes_markdown(tmp_path, capsys):
     text = md.read_text()
     assert "| temporal-order | 10 | RNN | 0/2 |" in text or "| temporal-order | 10 | RNN | 1/2 |" in text
     assert text.count("| temporal-order | 10 | RNN | 3 |") == 2
+    code, _, err = run_cli(["sweep", "--task", "copy", "--lengths", "1", "--cells", "rnn", "--seeds", "0",
+                            "--sequences", "8", "--test-size", "4", "--hidden", "2", "--markdown", str(md),
+                            "--quiet"], capsys)
+    assert code == 0, err  # our own table may be replaced by a rerun ...
+    assert "| copy | 1 | RNN |" in md.read_text()
+    md.write_text("my notes\n")
+    code, _, err = run_cli(["sweep", "--task", "copy", "--lengths", "1", "--cells", "rnn", "--seeds", "0",
+                            "--markdown", str(md), "--quiet"], capsys)
+    assert_one_line_error(code, err, "refusing to overwrite", "not a markdown file this program wrote")
+    assert md.read_text() == "my notes\n"  # ... a user's file may not
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,6 +427,9 @@ def test_too_short_task_lengths_are_one_line(capsys, args, fragment):
     (["task", "copy", "--seed", "-1"], "--seed: expected a seed"),
     (["task", "copy", "--forget-bias", "nan"], "--forget-bias: expected a finite number, got nan"),
     (["stock", "--lr", "inf"], "--lr: expected a positive finite number, got inf"),
+    (["gradflow", "--seed", "-1"], "--seed: expected a seed"),
+    (["gradflow", "--forget-bias", "inf"], "--forget-bias: expected a finite number"),
+    (["gradflow", "--out", "x.qqq"], "cannot write the diagram x.qqq: unknown image format .qqq; use one of"),
 ])
 def test_bad_numbers_are_usage_errors(capsys, args, fragment):
     assert main(args) == 2
