@@ -372,23 +372,29 @@ def _fmt_date(d) -> str:
     return str(np.datetime64(d, "D"))
 
 
+def _check_before_training(series: PriceSeries, cfg: ForecastConfig) -> None:
+    """Everything that can be refused before any work: outputs (see :mod:`lstm.files`), the
+    checkpoint to resume, the model's memory and the prices."""
+    if cfg.out:
+        check_plot_format(cfg.out)
+    if cfg.resume and not cfg.checkpoint:
+        raise DataError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
+    if cfg.resume and not os.path.exists(cfg.checkpoint):
+        raise DataError(f"cannot resume: there is no checkpoint at {cfg.checkpoint}")
+    if cfg.resume:
+        read_checkpoint(cfg.checkpoint)  # a damaged checkpoint: say what is wrong with it, not just "not ours"
+    check_outputs([Output(cfg.out, "plot"), checkpoint_output(cfg.checkpoint or "")], [series.source])
+    check_model_fits(cfg.hidden, cfg.layers)
+    _data.check_prices(series.prices, None if series.dates is None else [str(d) for d in series.dates],
+                       series.label)
+
+
 def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> ForecastResult:
     """Train the default model on ``series``, score it and the baselines, plot; see the module doc.
 
     ``out(line)`` receives the report lines (progress goes to stderr).
     """
-    if cfg.out:
-        check_plot_format(cfg.out)
-    if cfg.resume and cfg.checkpoint and os.path.exists(cfg.checkpoint):
-        read_checkpoint(cfg.checkpoint)  # a damaged checkpoint: say what is wrong with it, not just "not ours"
-    check_outputs([Output(cfg.out, "plot"), checkpoint_output(cfg.checkpoint or "")], [series.source])
-    check_model_fits(cfg.hidden, cfg.layers)
-    if cfg.resume and not cfg.checkpoint:
-        raise DataError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
-    if cfg.resume and not os.path.exists(cfg.checkpoint):
-        raise DataError(f"cannot resume: there is no checkpoint at {cfg.checkpoint}")
-    _data.check_prices(series.prices, None if series.dates is None else [str(d) for d in series.dates],
-                       series.label)
+    _check_before_training(series, cfg)
     w = window_returns(series.prices, cfg.window, series.dates)
     tr, va, te = w.parts
     # statistics from the training part only: its windows and targets cover r[0 : n_train + window]
@@ -608,14 +614,18 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
         f"{persistence[-1]:.4f} and mean |error| over the last 10% = "
         f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}")
     if out_path:
-        fig = _new_figure(figsize=(9, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-        ax.plot(running, label="LSTM (tutorial), running RMSE")
-        ax.plot(persistence, label="persistence (last input price), running RMSE", alpha=0.8)
-        ax.set_xlabel("iteration (sample)")
-        ax.set_ylabel("running RMSE  e = 0.1 sqrt(cost) + 0.9 e")
-        ax.set_title(f"seed tutorial reproduced: per-sample SGD on {label or 'the data'}")
-        ax.legend()
-        result.plot = save_figure_atomic(fig, out_path)
+        result.plot = _plot_tutorial(result, out_path, label)
         out(f"plot written to {result.plot}")
     return result
+
+
+def _plot_tutorial(result: TutorialResult, path: str, label: str) -> str:
+    fig = _new_figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(result.running, label="LSTM (tutorial), running RMSE")
+    ax.plot(result.persistence_running, label="persistence (last input price), running RMSE", alpha=0.8)
+    ax.set_xlabel("iteration (sample)")
+    ax.set_ylabel("running RMSE  e = 0.1 sqrt(cost) + 0.9 e")
+    ax.set_title(f"seed tutorial reproduced: per-sample SGD on {label or 'the data'}")
+    ax.legend()
+    return save_figure_atomic(fig, path)
