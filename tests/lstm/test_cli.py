@@ -467,3 +467,13 @@ def test_diverged_training_is_one_line_and_saves_nothing(csv_file, tmp_path, cap
 def test_log_iterations_needs_the_tutorial(csv_file, capsys):
     code, _, err = run_cli(["stock", "--csv", str(csv_file), "--log-iterations", "--no-plot"] + TINY, capsys)
     assert_one_line_error(code, err, "--log-iterations needs --tutorial")
+
+
+@pytest.mark.parametrize("payload", [b"epoch,loss\n1,0.5\n", bytes(range(256)) * 8])
+def test_resume_from_a_text_or_random_file_is_one_clear_line(csv_file, tmp_path, capsys, payload):
+    ckpt = tmp_path / "c.npz"
+    ckpt.write_bytes(payload)
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--resume", "--checkpoint", str(ckpt),
+                            "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "is not a checkpoint: not an .npz (zip) archive")
+    assert "allow_pickle" not in err and ckpt.read_bytes() == payload
