@@ -12,6 +12,7 @@ Writing (:func:`check_outputs`, then :func:`write_atomic`):
 * an existing output must be a regular file that this program wrote, recognised by its content
   (a checkpoint by its structure, a plot or table by the mark :data:`MARK` we put in it), so a
   user's file is never overwritten;
+* plots are saved by :func:`save_figure_atomic`, which puts :data:`MARK` in their metadata;
 * a symbolic link is written through: its target is replaced, atomically;
 * the write goes to a temporary file in the target's folder, named
   ``.<name>.<random>.<pid>.lstm-partial.tmp``, which is fsynced and moved over the target with
@@ -32,7 +33,8 @@ from typing import Callable
 from .data import DataError
 
 __all__ = ["MARK", "Output", "check_outputs", "check_output_path", "write_atomic", "has_mark",
-           "clean_orphans", "open_input", "check_image_suffix", "image_path", "positive_int", "nonneg_int",
+           "clean_orphans", "open_input", "check_image_suffix", "image_path", "save_figure_atomic",
+           "check_plot_format", "PLOT_FORMATS", "positive_int", "nonneg_int",
            "positive_float", "finite_float", "seed_int", "MAX_INPUT_BYTES"]
 
 MARK = "minigraph-lstm"             # put into every plot and table we write (metadata or a comment)
@@ -266,6 +268,23 @@ def write_atomic(path: str, write, binary: bool = True) -> str:
             pass
         raise
     return path
+
+
+PLOT_FORMATS = ("png", "svg", "pdf", "ps", "eps")  # matplotlib formats that carry our mark
+
+
+def save_figure_atomic(fig, path: str) -> str:
+    """Save a matplotlib figure to ``path`` atomically (see :func:`write_atomic`), with
+    :data:`MARK` in its metadata so that a later run may replace it.  The format comes from the
+    extension (one of :data:`PLOT_FORMATS`)."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
+    key = "Software" if ext == "png" else "Creator"  # where each format keeps who wrote it
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext, metadata={key: MARK}))
+
+
+def check_plot_format(path: str) -> None:
+    """Refuse a plot path whose extension is not one of :data:`PLOT_FORMATS`."""
+    check_image_suffix(path, PLOT_FORMATS, "plot")
 
 
 def check_image_suffix(path: str, formats, what: str = "image") -> None:

@@ -37,7 +37,7 @@ import minigraph.tensor as T
 from . import data as _data
 from .data import DataError
 from .checkpoint import checkpoint_output, read_checkpoint
-from .files import MARK, Output, check_image_suffix, check_outputs
+from .files import Output, check_outputs, check_plot_format, save_figure_atomic
 from .files import check_output_path, write_atomic  # noqa: F401  (re-exported for callers)
 from .memory import check_model_fits
 from .layers import SequenceModel, mse
@@ -290,24 +290,6 @@ def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: st
 # ---------------------------------------------------------------------------------------------
 # Writing files safely
 # ---------------------------------------------------------------------------------------------
-
-
-def save_figure_atomic(fig, path: str) -> str:
-    """Save a matplotlib figure to ``path`` atomically (see :func:`write_atomic`).
-
-    The format comes from the extension (``.png``, ``.pdf``, ``.svg``, ...).
-    """
-    ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
-    key = "Software" if ext == "png" else "Creator"  # where each format keeps who wrote it
-    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext, metadata={key: MARK}))
-
-
-PLOT_FORMATS = ("png", "svg", "pdf", "ps", "eps")  # formats that carry our mark, so a rerun may replace them
-
-
-def check_plot_format(path: str) -> None:
-    """Refuse a plot path whose extension is not one of :data:`PLOT_FORMATS`."""
-    check_image_suffix(path, PLOT_FORMATS, "plot")
 
 
 def _new_figure(**kwargs):
