@@ -31,6 +31,7 @@ import operator
 import os
 import pickle
 import re
+import reprlib
 import warnings
 from importlib import resources
 
@@ -44,6 +45,7 @@ __all__ = [
     "MIN_PRICE",
     "MAX_PRICE",
     "MAX_PICKLE_ELEMENTS",
+    "MAX_PICKLE_BYTES",
     "available_symbols",
     "load_stock",
     "load_csv",
@@ -61,8 +63,11 @@ _SHIPPED_CSV = "stocks.csv"
 _ALLOWED_PICKLE_CONTENT = "only lists, tuples, ints and floats are allowed"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
 MIN_PRICE, MAX_PRICE = 1e-8, 1e12  # prices outside are data errors (units, corruption), not markets
+MAX_PICKLE_BYTES = 8 * 1024 ** 2  # bounds what the unpickler itself can build (a few objects per byte)
 MAX_PICKLE_ELEMENTS = 5_000_000  # numbers and lists a legacy pickle may expand to (shared references count each time)
 _PICKLE_DEPTH = 3                 # (xlist, ylist) -> row -> number
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.maxother = 1, 3, 3, 37
 
 
 class DataError(ValueError):
@@ -117,8 +122,7 @@ def _to_float(value: object, where: str, allow_text: bool = False) -> float:
         except OverflowError:
             raise DataError(f"{where}: {value} is too large for a float") from None
     else:
-        shown = repr(value)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        shown = _SHORT_REPR.repr(value)  # depth-limited: a deeply nested list cannot exhaust the stack
         raise DataError(
             f"{where}: {shown} is a {type(value).__name__}, expected an int or float"
         )
@@ -387,7 +391,7 @@ def _unpickle_plain(path: str | os.PathLike) -> object:
     from .files import open_input
 
     try:
-        with open_input(path, "pickle file", binary=True) as handle:
+        with open_input(path, "pickle file", binary=True, max_bytes=MAX_PICKLE_BYTES) as handle:
             payload = handle.read()
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
@@ -404,13 +408,20 @@ def _unpickle_plain(path: str | os.PathLike) -> object:
         ) from None
 
 
+def _check_count(count: int, source: str) -> None:
+    if count > MAX_PICKLE_ELEMENTS:
+        raise DataError(f"{source}: the pickle expands to more than {MAX_PICKLE_ELEMENTS:,} values and "
+                        "lists (repeated references count each time); refusing to load it")
+
+
 def _bounded_size(obj: object, source: str) -> int:
-    """Count the lists and numbers ``obj`` expands to, refusing more than
-    :data:`MAX_PICKLE_ELEMENTS` or nesting deeper than the tutorial's pair of lists of lists.
+    """Count the lists and numbers ``obj`` expands to, refusing more than :data:`MAX_PICKLE_ELEMENTS`.
 
     Shared references count every time they are used, which is what building arrays from them
-    would cost.  The walk keeps one iterator per level (no recursion, memory bounded by the
-    depth) and stops at the first limit crossed, so it is cheap whatever the pickle holds.
+    would cost.  The walk goes no deeper than the tutorial's ``(xlist, ylist) -> row -> value``
+    (a row is counted by its length; anything nested below is refused afterwards by the
+    structure check, whose messages are depth-limited), keeps one iterator per level (no
+    recursion) and stops at the first limit crossed, so it is cheap whatever the pickle holds.
     """
     count, stack, end = 0, [iter((obj,))], object()
     while stack:
@@ -419,14 +430,12 @@ def _bounded_size(obj: object, source: str) -> int:
             stack.pop()
             continue
         count += 1
-        if count > MAX_PICKLE_ELEMENTS:
-            raise DataError(f"{source}: the pickle expands to more than {MAX_PICKLE_ELEMENTS:,} values and "
-                            "lists (repeated references count each time); refusing to load it")
         if isinstance(item, (list, tuple)):
-            if len(stack) > _PICKLE_DEPTH:
-                raise DataError(f"{source}: lists are nested deeper than (xlist, ylist) -> row -> value; "
-                                f"{_ALLOWED_PICKLE_CONTENT}")
-            stack.append(iter(item))
+            if len(stack) == _PICKLE_DEPTH:
+                count += len(item)  # a row: its values are counted, not visited
+            else:
+                stack.append(iter(item))
+        _check_count(count, source)
     return count
 
 

@@ -381,11 +381,11 @@ def test_containers_without_globals_in_new_protocols(tmp_path, obj, pattern):
 def test_self_referencing_pickle_is_rejected(tmp_path):
     row = [1.0]
     row.append(row)
-    with pytest.raises(DataError, match=r"nested deeper than \(xlist, ylist\) -> row -> value"):
+    with pytest.raises(DataError, match=r"xlist\[0\]\[1\]: \[1.0, \[...\]\] is a list"):
         data.load_legacy_pickle(dump(tmp_path, ([row, row], [1.0, 2.0])))
     xlist = [[1.0]]
     xlist.append(xlist)
-    with pytest.raises(DataError, match=r"nested deeper"):
+    with pytest.raises(DataError, match=r"xlist\[1\] has 2 values, expected 1"):
         data.load_legacy_pickle(dump(tmp_path, (xlist, [1.0, 2.0])))
 
 
@@ -610,16 +610,21 @@ def test_standardizer_errors():
         data.Standardizer(axis=1)
 
 
-def _nested_pickle(depth):
-    """A protocol-2 pickle of ``depth`` nested empty lists, written opcode by opcode (pickle.dumps
-    itself would recurse too deep)."""
-    return b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
+def _nested(depth):
+    """Protocol-2 opcodes building ``depth`` nested empty lists (pickle.dumps would recurse too deep)."""
+    return b"]" * depth + b"a" * (depth - 1)
 
 
-def test_deeply_nested_pickle_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize("body, message", [
+    (_nested(100_000), r"expected a pickled pair \(xlist, ylist\), found a list of 1 item"),
+    # ([[deep]], [1.0]): the deep list sits where a price should be
+    (b"]]" + _nested(100_000) + b"aa]G?\xf0\x00\x00\x00\x00\x00\x00a\x86",
+     r"xlist\[0\]\[0\]: \[\[\.\.\.\]\] is a list, expected an int or float"),
+])
+def test_deeply_nested_pickle_is_refused_in_one_line(tmp_path, body, message):
     path = tmp_path / "deep.bin"
-    path.write_bytes(_nested_pickle(100_000))
-    with pytest.raises(DataError, match="nested deeper") as info:
+    path.write_bytes(b"\x80\x02" + body + b".")
+    with pytest.raises(DataError, match=message) as info:
         data.load_legacy_pickle(path)
     assert "\n" not in str(info.value) and "recursion" not in str(info.value)
 
@@ -632,3 +637,10 @@ def test_pickle_of_repeated_references_is_bounded(tmp_path):
     with pytest.raises(DataError, match="expands to more than 5,000,000 values"):
         data.load_legacy_pickle(path)
     assert data._bounded_size(([[1.0] * 5] * 10, [1.0] * 10), "x") == 1 + 2 + 10 + 50 + 10
+
+
+def test_pickle_files_above_the_size_limit_are_not_read(tmp_path, monkeypatch):
+    path = dump(tmp_path, ([[1.0] * 5] * 100, [1.0] * 100))
+    monkeypatch.setattr(data, "MAX_PICKLE_BYTES", 100)
+    with pytest.raises(DataError, match=r"the pickle file is \d+ bytes, more than the 100 bytes this program reads"):
+        data.load_legacy_pickle(path)
