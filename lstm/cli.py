@@ -316,10 +316,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings about the user's data as one ``lstm: warning:`` line; others as Python prints them."""
+    """Warnings about the user's files as one ``lstm: warning:`` line; others as Python prints them."""
     from .data import DataWarning
+    from .files import LeftoverRemoved
 
-    if issubclass(category, DataWarning):
+    if issubclass(category, (DataWarning, LeftoverRemoved)):
         print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
     else:
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
@@ -332,6 +333,7 @@ def main(argv=None) -> int:
     _limit_blas_threads()
     from .checkpoint import CheckpointError
     from .data import DataError, DataWarning
+    from .files import LeftoverRemoved
 
     parser = build_parser()
     try:
@@ -341,6 +343,7 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
+            warnings.simplefilter("always", LeftoverRemoved)
             warnings.showwarning = _show_warning
             return args.func(args)
     except KeyboardInterrupt:

@@ -27,15 +27,20 @@ import os
 import re
 import stat
 import tempfile
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 from .data import DataError
 
-__all__ = ["MARK", "Output", "check_outputs", "check_output_path", "write_atomic", "has_mark",
+__all__ = ["MARK", "Output", "LeftoverRemoved", "check_outputs", "check_output_path", "write_atomic", "has_mark",
            "clean_orphans", "open_input", "check_image_suffix", "image_path", "save_figure_atomic",
            "check_plot_format", "PLOT_FORMATS", "positive_int", "nonneg_int",
            "positive_float", "finite_float", "seed_int", "MAX_INPUT_BYTES"]
+
+class LeftoverRemoved(UserWarning):
+    """A temporary file of a killed run of this program was removed (reported, never silent)."""
+
 
 MARK = "minigraph-lstm"             # put into every plot and table we write (metadata or a comment)
 MAX_INPUT_BYTES = 256 * 1024 ** 2    # CSV and pickle inputs larger than this are refused unread
@@ -209,6 +214,8 @@ def clean_orphans(directory: str) -> list[str]:
         except FileNotFoundError:
             continue  # another run cleaned it first
         removed.append(full)
+        warnings.warn(f"removed {full}, a temporary file left by an interrupted run", LeftoverRemoved,
+                      stacklevel=2)
     return removed
 
 

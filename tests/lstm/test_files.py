@@ -103,7 +103,8 @@ def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path):
     live.write_bytes(b"in progress")
     user = tmp_path / "notes.tmp"  # not ours
     user.write_bytes(b"keep")
-    removed = files.check_outputs([checkpoint_output(str(tmp_path / "ck.npz"))])
+    with pytest.warns(files.LeftoverRemoved, match=r"removed .*\.ck\.npz\.abc123\..* left by an interrupted run"):
+        removed = files.check_outputs([checkpoint_output(str(tmp_path / "ck.npz"))])
     assert removed == [str(orphan)]
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, user.name])
 

@@ -44,10 +44,11 @@ def _stock(csv, ckpt, resume):
         (["--resume"] if resume else [])
 
 
-def _finish(csv, ckpt):
+def _finish(csv, ckpt, leftovers=0):
     proc = subprocess.run(_stock(csv, ckpt, ckpt.exists()), cwd=ckpt.parent, env=_env(), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("lstm: warning: removed ") == leftovers, proc.stderr
     return read_checkpoint(ckpt)
 
 
@@ -85,7 +86,7 @@ def test_kill_during_the_checkpoint_write_then_resume(tmp_path, reference):
         proc.wait()
     assert len(_leftovers(tmp_path)) == 1  # the half-written checkpoint of epoch 2
     assert read_checkpoint(ckpt).meta["epoch"] == 1  # the last whole one is untouched
-    _assert_same_run(_finish(csv, ckpt), reference[0])
+    _assert_same_run(_finish(csv, ckpt, leftovers=1), reference[0])
     assert _leftovers(tmp_path) == []
 
 
@@ -103,5 +104,6 @@ def test_random_kills_then_resume_lose_nothing(tmp_path, reference):
         if ckpt.exists():
             read_checkpoint(ckpt)  # always a whole, readable checkpoint
     assert killed >= 3  # most runs were really cut short
-    _assert_same_run(_finish(csv, ckpt), reference[0])
+    orphans = len(_leftovers(tmp_path))
+    _assert_same_run(_finish(csv, ckpt, leftovers=orphans), reference[0])
     assert _leftovers(tmp_path) == []
