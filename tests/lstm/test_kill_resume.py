@@ -103,7 +103,7 @@ def test_random_kills_then_resume_lose_nothing(tmp_path, reference):
         killed += proc.wait() == -signal.SIGKILL
         if ckpt.exists():
             read_checkpoint(ckpt)  # always a whole, readable checkpoint
-    assert killed >= 3  # most runs were really cut short
+    assert killed >= 2  # runs were really cut short (the rest may finish before their kill)
     orphans = len(_leftovers(tmp_path))
     _assert_same_run(_finish(csv, ckpt, leftovers=orphans), reference[0])
     assert _leftovers(tmp_path) == []
