@@ -106,7 +106,7 @@ def save_checkpoint(path, params, hparams, state=None, meta=None):
               "state": list(state_arrays), "meta": meta}
     arrays[_META] = np.array(json.dumps(header))
 
-    write_atomic(path, lambda fh: np.savez(fh, **arrays))
+    write_atomic(path, lambda fh: np.savez(fh, **arrays), what=checkpoint_output(path))
     return path
 
 

@@ -251,14 +251,18 @@ def _new_file_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: str, write, binary: bool = True) -> str:
+def write_atomic(path: str, write, binary: bool = True, what: Output | None = None) -> str:
     """Write ``path`` via a temporary file in the same directory and ``os.replace``.
 
+    With ``what`` (an :class:`Output` for ``path``) the target is first checked as
+    :func:`check_outputs` does, so no writer can replace a file this program did not write.
     ``write(fh)`` fills the open temporary file.  If it fails, the temporary file is
     removed and an existing file at ``path`` is left exactly as it was.  A symlink is written
     through (its target is replaced).  The new file gets ordinary permissions (not the 0600 of
     ``tempfile.mkstemp``).  Returns ``path``.
     """
+    if what is not None:
+        check_outputs([what])
     target = os.path.realpath(path)
     fd, tmp = _mkstemp(target)
     try:
@@ -286,7 +290,8 @@ def save_figure_atomic(fig, path: str) -> str:
     extension (one of :data:`PLOT_FORMATS`)."""
     ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
     key = "Software" if ext == "png" else "Creator"  # where each format keeps who wrote it
-    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext, metadata={key: MARK}))
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext, metadata={key: MARK}),
+                        what=Output(path, "plot"))
 
 
 def check_plot_format(path: str) -> None:

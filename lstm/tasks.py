@@ -407,7 +407,7 @@ def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "r
               hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2048,
               forget_bias=3.0, markdown=None, argv=None, progress=None, out=print):
     """Run every (length, cell, seed) combination; print (and optionally write) markdown tables."""
-    from .files import MARK, check_output_path, write_atomic
+    from .files import MARK, Output, check_output_path, write_atomic
 
     if markdown:
         check_output_path(markdown, "markdown file")
@@ -438,6 +438,7 @@ def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "r
         out(line)
     if markdown:
         mark = f"<!-- written by lstm sweep ({MARK}) -->"  # lets a rerun replace this file
-        write_atomic(markdown, lambda fh: fh.write("\n".join(lines + ["", mark]) + "\n"), binary=False)
+        write_atomic(markdown, lambda fh: fh.write("\n".join(lines + ["", mark]) + "\n"), binary=False,
+                     what=Output(markdown, "markdown file"))
         out(f"table written to {markdown}")
     return results

@@ -291,7 +291,8 @@ def _edit_archive(path, edit):
     (lambda a, h: h["params"].append(5), "lacks a name or a shape"),
     (lambda a, h: h.update(state=[1]), "'state' must list names"),
     (lambda a, h: h["params"][0].update(shape=[9, 9]), "has shape .* but the header says"),
-    (lambda a, h: a.update({"param/" + h["params"][0]["name"]: np.array(["a", "b"])}), "has dtype <U1, expected numbers"),
+    (lambda a, h: a.update({"param/" + h["params"][0]["name"]: np.array(["a", "b"])}),
+     "has dtype <U1, expected numbers"),
 ])
 def test_crafted_headers_and_arrays_are_refused(tmp_path, edit, message):
     m = model()
@@ -310,3 +311,18 @@ def test_an_archive_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("lstm.checkpoint.MAX_CHECKPOINT_BYTES", 1_000_000)
     with pytest.raises(CheckpointError, match="would unpack to"):
         read_checkpoint(path)
+
+
+def test_save_checkpoint_never_replaces_a_file_it_did_not_write(tmp_path):
+    from lstm.data import DataError
+
+    m = model()
+    user = tmp_path / "results.csv"
+    user.write_text("a,b\n")
+    with pytest.raises(DataError, match="refusing to overwrite .* not a checkpoint this program wrote"):
+        save_checkpoint(user, m.params, m.hparams())
+    assert user.read_text() == "a,b\n"
+    ours = tmp_path / "c.npz"
+    save_checkpoint(ours, m.params, m.hparams())
+    save_checkpoint(ours, m.params, m.hparams())  # our own is replaced
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "results.csv"]

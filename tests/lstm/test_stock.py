@@ -169,8 +169,11 @@ def test_prices_out_of_range_or_constant_are_caught_before_training():
 
 
 def test_save_figure_atomic_keeps_old_file_on_failure(tmp_path):
+    from matplotlib.figure import Figure
+
     target = tmp_path / "plot.png"
-    target.write_bytes(b"old")
+    stock.save_figure_atomic(Figure(figsize=(1, 1)), str(target))
+    old = target.read_bytes()
 
     class Broken:
         def savefig(self, fh, format, **kwargs):
@@ -179,8 +182,13 @@ def test_save_figure_atomic_keeps_old_file_on_failure(tmp_path):
 
     with pytest.raises(RuntimeError):
         stock.save_figure_atomic(Broken(), str(target))
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == old
     assert os.listdir(tmp_path) == ["plot.png"]  # no temporary file left behind
+    user = tmp_path / "mine.png"
+    user.write_bytes(b"a user's picture")
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        stock.save_figure_atomic(Figure(figsize=(1, 1)), str(user))  # every writer checks, not only the CLI
+    assert user.read_bytes() == b"a user's picture"
 
 
 def test_saved_plot_gets_ordinary_permissions(tmp_path):
