@@ -36,7 +36,7 @@ from .data import DataError
 __all__ = ["MARK", "Output", "LeftoverRemoved", "check_outputs", "check_output_path", "write_atomic", "has_mark",
            "clean_orphans", "open_input", "check_image_suffix", "image_path", "save_figure_atomic",
            "check_plot_format", "PLOT_FORMATS", "positive_int", "nonneg_int",
-           "positive_float", "finite_float", "seed_int", "MAX_INPUT_BYTES"]
+           "positive_float", "finite_float", "seed_int", "seed_list", "MAX_INPUT_BYTES"]
 
 class LeftoverRemoved(UserWarning):
     """A temporary file of a killed run of this program was removed (reported, never silent)."""
@@ -343,3 +343,11 @@ nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive finite number")
 finite_float = _number(float, math.isfinite, "a finite number")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 32, "a seed between 0 and 2**32 - 1")
+
+
+def seed_list(text: str) -> list[int]:
+    """An argparse type: comma-separated seeds, each checked as :func:`seed_int` (for ``--seeds``)."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected at least one seed")
+    return [seed_int(t) for t in items]

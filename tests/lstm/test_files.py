@@ -140,6 +140,7 @@ def test_open_input_refuses_what_is_not_a_regular_file(tmp_path):
     (files.seed_int, ["0", "4294967295"], ["-1", "4294967296", "1.5"]),
     (files.finite_float, ["-2.5", "0"], ["nan", "inf", "-inf", "x"]),
     (files.positive_float, ["1e-3"], ["0", "nan", "inf", "-1"]),
+    (files.seed_list, ["0,1", "7"], ["0,-1", "", ",", "a"]),
 ])
 def test_command_line_numbers(parse, good, bad):
     for text in good:
