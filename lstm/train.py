@@ -41,6 +41,7 @@ import minigraph.tensor as T
 from . import checkpoint as _ckpt
 from . import diverge as _div
 from . import optim as _optim
+from .files import check_outputs
 from .resume import read_resume_state
 
 __all__ = ["ProgressBar", "History", "Trainer", "minibatch_indices", "format_seconds"]
@@ -368,6 +369,8 @@ class Trainer:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         _div.check_data(train, "training")
         _div.check_data(val or (), "validation")
+        if checkpoint is not None and not resume:
+            check_outputs([_ckpt.checkpoint_output(os.fspath(checkpoint))])  # refused before any work
         bar = progress if isinstance(progress, ProgressBar) else ProgressBar(epochs, mode=progress)
         bar.n_epochs = epochs
         hparams = dict(hparams or {})

@@ -258,3 +258,16 @@ def test_nan_in_a_resumed_checkpoint_is_named(tmp_path, saved_run):
     train, val = _toy_data()
     with pytest.raises(CheckpointError, match=r"state adam.m.lstm0.W_x holds 20 non-finite value\(s\)"):
         tr.fit(train, val, epochs=4, checkpoint=path, hparams=model.hparams(), resume=True, progress="off")
+
+
+def test_a_checkpoint_path_holding_a_users_file_is_refused_before_training(tmp_path):
+    user = tmp_path / "notes.npz"
+    user.write_bytes(b"mine")
+    model, tr = _toy()
+    before = tr.get_param_values()
+    train, val = _toy_data()
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        tr.fit(train, val, epochs=1, checkpoint=user, progress="off")
+    assert user.read_bytes() == b"mine"
+    for a, b in zip(before, tr.get_param_values()):
+        np.testing.assert_array_equal(a, b)
