@@ -203,3 +203,15 @@ def test_docs_list_the_ops_without_a_lowering():
     text = open(os.path.join(ROOT, "docs", "numba.md")).read()
     listed = text.split("<!-- ops-without-numba")[1].split("-->", 1)[1].split("<!-- end -->")[0]
     assert {n.strip() for n in listed.replace("\n", " ").split(",")} == _ops_without_lowering()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_lowered_unary_function_agrees(dtype):
+    """One function using each lowered transcendental and rounding op (one compile), in its domain."""
+    x = T.TensorType(dtype, (2, 3))("x")
+    y = x * 0.8 + 0.1  # in (0.1, 0.9): inside every domain below
+    fns = [T.trunc, T.tan, T.arcsin, T.arccos, T.arctan, T.sinh, T.cosh, T.arcsinh, T.arctanh, T.log2, T.log10,
+           T.exp2, T.deg2rad, T.rad2deg, T.log1p, T.expm1, T.sqrt, T.sin, T.cos, T.log, T.nnet.softplus]
+    terms = [f(y) for f in fns] + [T.arccosh(1.0 + y), T.arctan2(y, 1.0 - y)]
+    value = np.random.default_rng(0).random((2, 3)).astype(dtype)
+    assert_backend_agrees([x], terms, [value], "NUMBA")
