@@ -80,6 +80,23 @@ def _name_list(choices):
     return parse
 
 
+def _arch_options(p, multiple=False) -> None:
+    """``--arch``, ``--depth``, ``--width``: Pascanu et al.'s deep constructions (lstm/deep.py)."""
+    from .deep import ARCHS
+
+    names = ", ".join(f"{a.name} ({a.paper})" for a in ARCHS.values())
+    if multiple:
+        p.add_argument("--arch", type=_name_list(tuple(ARCHS)), default=["shallow"], metavar="NAME[,NAME]",
+                       help=f"comma-separated deep constructions to compare: {names} (default shallow)")
+    else:
+        p.add_argument("--arch", choices=tuple(ARCHS), default="shallow", metavar="NAME",
+                       help=f"deep construction: {names} (default shallow; see docs/lstm.md)")
+    p.add_argument("--depth", type=positive_int, default=2,
+                   help="layers on the path --arch makes deep, the cell or readout included (default 2)")
+    p.add_argument("--width", type=positive_int,
+                   help="width of the intermediate layers of --arch (default: the hidden size)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------------
@@ -111,10 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-close", action="store_true",
                    help="built-in data: use the raw close instead of the split-adjusted close")
     p.add_argument("--tutorial", action="store_true", help="reproduce the seed tutorial (see above)")
+    p.add_argument("--sequence", action="store_true",
+                   help="with --tutorial: feed each window as a sequence of prices (one per step) instead of "
+                        "one step, so that recurrence, the forget gate and peepholes act (docs/questions.md)")
     p.add_argument("--cell", choices=("lstm", "rnn", "gru"), default="lstm", help="recurrent cell (default lstm)")
     p.add_argument("--hidden", type=positive_int, help="hidden units per layer (default 32; tutorial 20)")
     p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
     p.add_argument("--peephole", action="store_true", help="LSTM with peephole connections")
+    _arch_options(p)
     p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 Adam; tutorial 0.01 SGD)")
     p.add_argument("--epochs", type=positive_int,
                    help="maximum epochs (default 30, early stopping usually ends sooner; tutorial: passes, 1)")
@@ -153,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated cells to train (default lstm,peephole,rnn)")
     p.add_argument("--length", type=positive_int, default=30, help="minimal sequence length / delay T (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _arch_options(p)
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -165,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lengths", type=_int_list, default=[10, 30, 60])
     p.add_argument("--seeds", type=_int_list, default=[0, 1])
     p.add_argument("--markdown", metavar="FILE", help="also write the table (markdown) to FILE")
+    _arch_options(p, multiple=True)
     p.set_defaults(func=cmd_sweep)
 
     # ---- gradflow
@@ -174,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per-step gradient norms of a loss at the last step, computed by minigraph's backward "
                     "scan, drawn as an unrolled diagram (--out), printed as JSON (--json) or plotted (--plot).")
     gradflow.add_arguments(p)
+    _arch_options(p)
     p.set_defaults(func=gradflow.run_command)
     return parser
 
@@ -196,6 +220,21 @@ def _task_options(p, cell_choices) -> None:
 # ---------------------------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------------------------
+
+
+def _arch_spec(args) -> tuple:
+    """(arch, depth, width) from --arch/--depth/--width; ``lstm stock --layers N`` is ``--arch stacked --depth N``."""
+    arch, depth = args.arch, args.depth
+    if getattr(args, "layers", 1) > 1:
+        if arch not in ("shallow", "stacked"):
+            raise CLIError(f"--layers {args.layers} stacks layers; it cannot be combined with --arch {arch} "
+                           "(use --arch stacked --depth N)")
+        arch, depth = "stacked", args.layers
+    if arch == "shallow":
+        for flag, given, default in (("--depth", args.depth, 2), ("--width", args.width, None)):
+            if given != default:
+                raise CLIError(f"{flag} needs a deep --arch (stacked, deep-input, dt, dts, do, dot)")
+    return arch, depth, args.width
 
 
 def _say(line: str = "") -> None:
@@ -228,18 +267,23 @@ def cmd_stock(args) -> int:
                 label = f"{args.symbol.upper()} {'raw' if args.raw_close else 'adjusted'} close"
             xl, yl = tutorial_pairs(prices, n_in)
             x, y = xl, yl
+        arch, depth, width = _arch_spec(args)
         stock.run_tutorial(x, y, hidden=args.hidden or 20, lr=args.lr or 0.01, passes=args.epochs or 1,
-                           cell=args.cell, layers=args.layers, peephole=args.peephole,
+                           cell=args.cell, arch=arch, depth=depth, width=width, peephole=args.peephole,
+                           sequence=args.sequence,
                            seed=1234 if args.seed is None else args.seed, out_path=out,
                            quiet=args.quiet, label=label, out=_say)
     else:
+        if args.sequence:
+            raise CLIError("--sequence belongs to --tutorial (the default mode always reads sequences)")
         if args.peephole and args.cell != "lstm":
             raise CLIError(f"--peephole needs --cell lstm (peepholes are an LSTM feature), not {args.cell}")
         series = stock.load_series(symbol=args.symbol, csv=args.csv, date_col=args.date_col,
                                    price_col=args.price_col, legacy_pickle=args.legacy_pickle,
                                    adjusted=not args.raw_close)
+        arch, depth, width = _arch_spec(args)
         cfg = stock.ForecastConfig(
-            cell=args.cell, hidden=args.hidden or 32, layers=args.layers, peephole=args.peephole,
+            cell=args.cell, hidden=args.hidden or 32, arch=arch, depth=depth, width=width, peephole=args.peephole,
             lr=args.lr or 3e-3, epochs=args.epochs or 30, batch_size=args.batch_size,
             window=args.window or 20, patience=args.patience, clip=None if args.no_clip else args.clip,
             lr_drop=args.lr_drop, lr_every=args.lr_every,

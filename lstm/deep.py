@@ -56,7 +56,7 @@ import minigraph.tensor as T
 
 from .layers import Dense, Recurrent, StackedRNN, make_cell
 
-__all__ = ["ARCHS", "Arch", "DeepSpec", "MLP", "DeepTransitionCell", "DeepRNN", "arch_label"]
+__all__ = ["ARCHS", "Arch", "DeepSpec", "MLP", "DeepTransitionCell", "DeepRNN", "arch_label", "input_gradient_norms"]
 
 
 @dataclass(frozen=True)
@@ -254,3 +254,24 @@ class DeepRNN:
     def __call__(self, X, mask=None):
         h = self.states(X, mask)
         return self.output_mlp(h) if self.output_mlp is not None else h
+
+
+def input_gradient_norms(model, steps, seed=0, batch=1):
+    """How much of an error signal at the last step reaches each input: ``||dL/dx_t||`` for t = 1..T.
+
+    ``L = sum_b r_b . f_T[b]`` with ``f_T`` what the readout of ``model`` (a ``SequenceModel``) reads
+    at the last step and ``r_b`` a fixed random unit vector per example.  One backward scan of
+    minigraph's ``grad`` gives every step's gradient; the result is an array of ``steps`` norms
+    (entry 0: the first input, lag T - 1).  Works for every construction, since every one of them
+    reads the input -- unlike the state norms of ``lstm.gradflow``, which need a single cell."""
+    import minigraph as mg
+
+    rng = np.random.default_rng(seed)
+    Xv = rng.normal(size=(steps, batch, model.n_in))
+    X = T.tensor3("X")
+    f_T = model.features(X)[-1]
+    r = rng.normal(size=(batch, int(model.head.n_in)))
+    r /= np.linalg.norm(r, axis=1, keepdims=True)
+    loss = (f_T * T.constant(r.astype(model.dtype))).sum()
+    g = mg.function([X], mg.grad(loss, X), allow_input_downcast=True)(Xv)
+    return np.sqrt(np.sum(np.square(g), axis=(1, 2)))
