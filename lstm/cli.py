@@ -214,6 +214,9 @@ def _task_options(p, cell_choices) -> None:
                    help="check the test set every N training sequences (default 2048)")
     p.add_argument("--forget-bias", type=float, default=3.0,
                    help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
+    p.add_argument("--criterion", choices=("argmax", "paper"), default="argmax",
+                   help="temporal-order: a sequence is correct when the largest output is the right class "
+                        "(argmax, default) or, as in the 1997 paper, when every output is within 0.3 of its target")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
 
 
@@ -230,6 +233,8 @@ def _arch_spec(args) -> tuple:
             raise CLIError(f"--layers {args.layers} stacks layers; it cannot be combined with --arch {arch} "
                            "(use --arch stacked --depth N)")
         arch, depth = "stacked", args.layers
+    if arch != "shallow" and depth < 2:
+        raise CLIError(f"--arch {arch} needs --depth 2 or more (depth 1 is the shallow network)")
     if arch == "shallow":
         for flag, given, default in (("--depth", args.depth, 2), ("--width", args.width, None)):
             if given != default:
@@ -294,14 +299,22 @@ def cmd_stock(args) -> int:
     return 0
 
 
+def _check_criterion(args, tasks) -> None:
+    if args.criterion == "paper" and "copy" in tasks:
+        raise CLIError("--criterion paper: the copy task is not in the 1997 paper, so it has no paper criterion")
+
+
 def cmd_task(args) -> int:
     from .tasks import TaskConfig, format_results_table, run_task
 
+    _check_criterion(args, [args.task])
     results = []
+    arch, depth, width = _arch_spec(args)
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
                          sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias,
+                         arch=arch, depth=depth, width=width, criterion=args.criterion)
         res = run_task(cfg, progress=None if args.quiet else sys.stderr)
         _say(res.summary())
         results.append(res)
@@ -314,9 +327,14 @@ def cmd_task(args) -> int:
 def cmd_sweep(args) -> int:
     from .tasks import run_sweep
 
+    _check_criterion(args, [args.task])
+    if any(a != "shallow" for a in args.arch) and args.depth < 2:
+        raise CLIError("a deep --arch needs --depth 2 or more (depth 1 is the shallow network)")
+
     run_sweep(task=args.task, lengths=args.lengths, cells=args.cells, seeds=args.seeds, hidden=args.hidden,
               sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, test_size=args.test_size,
               eval_every=args.eval_every, forget_bias=args.forget_bias, markdown=args.markdown,
+              archs=args.arch, depth=args.depth, width=args.width, criterion=args.criterion,
               argv=sys.argv[1:] if _FROM_CONSOLE else None, progress=None if args.quiet else sys.stderr,
               out=_say)
     return 0

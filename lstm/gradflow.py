@@ -743,6 +743,8 @@ def run_command(args, out=None):
     """Carry out parsed ``lstm gradflow`` arguments; returns the exit status."""
     out = out or sys.stdout
     cells = list(dict.fromkeys(args.cell))
+    if getattr(args, "arch", "shallow") != "shallow":  # lstm gradflow --arch (see lstm.deep)
+        return _deep_report(args, cells, out)
     if args.ablation:
         for k in list(cells):
             if k in ("lstm", "peephole") and k + "-cut" not in cells:
@@ -774,6 +776,37 @@ def run_command(args, out=None):
                    seed=args.seed, n_in=args.inputs, n_hidden=args.hidden, init=args.init,
                    ablation=args.ablation or "lstm" in cells)
         out.write(f"wrote {args.plot}\n")
+    return 0
+
+
+def _deep_report(args, cells, out):
+    """``--arch``: ||dL/dx_t|| (the error signal reaching each input) of a deep construction next to the
+    shallow network with the same cell, for a loss at the last step (``lstm.deep.input_gradient_norms``)."""
+    from .cli import CLIError
+    from .deep import arch_label, input_gradient_norms
+    from .layers import SequenceModel
+
+    if any(k.endswith("-cut") for k in cells) or args.ablation:
+        raise CLIError("--ablation and the '-cut' cells need the shallow network (leave out --arch)")
+    if args.depth < 2:
+        raise CLIError(f"--arch {args.arch} needs --depth 2 or more (depth 1 is the shallow network)")
+    result = {}
+    for k in cells:
+        kind, peephole = ("lstm", True) if k == "peephole" else (k, False)
+        for arch in ("shallow", args.arch):
+            m = SequenceModel(kind, n_in=args.inputs, n_hidden=args.hidden, peephole=peephole,
+                              forget_bias=args.forget_bias, init=args.init, seed=args.seed, dtype="float64",
+                              arch=arch, depth=args.depth, widths=args.width)
+            result.setdefault(k, {})[arch] = input_gradient_norms(m, args.steps, seed=args.seed)
+    if args.json:
+        out.write(json.dumps({k: {a: [float(v) for v in n] for a, n in r.items()} for k, r in result.items()}) + "\n")
+        return 0
+    out.write(f"||dL/dx_t|| for a loss at step T = {args.steps}, t = 1 (lag {args.steps - 1}) and t = T; "
+              f"seed {args.seed}, {args.hidden} hidden, forget-gate bias {args.forget_bias:g}\n")
+    for k, r in result.items():
+        for arch, n in r.items():
+            label = "shallow" if arch == "shallow" else arch_label(arch, args.depth)
+            out.write(f"  {k:<9} {label:<24} t=1: {n[0]:.3e}   t=T: {n[-1]:.3e}   ratio {n[0] / n[-1]:.3e}\n")
     return 0
 
 

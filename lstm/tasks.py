@@ -61,6 +61,7 @@ from .train import Trainer, format_seconds
 __all__ = [
     "TASKS", "CELL_CHOICES", "SOLVED_FRACTION", "ADDING_TOLERANCE", "TEMPORAL_SYMBOLS",
     "adding_batch", "temporal_order_batch", "copy_batch", "TaskConfig", "TaskResult", "run_task",
+    "temporal_order_correct", "CRITERIA", "model_label",
     "run_sweep", "format_results_table", "task_defaults",
 ]
 
@@ -70,6 +71,8 @@ SOLVED_FRACTION = 0.99
 ADDING_TOLERANCE = 0.04
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "E", "B")
 TEMPORAL_CLASSES = ("XX", "XY", "YX", "YY")
+CRITERIA = ("argmax", "paper")
+PAPER_OUTPUT_TOLERANCE = 0.3  # the paper's temporal-order criterion: every output's error below 0.3
 COPY_N_COPY = 5
 COPY_N_SYMBOLS = 4
 
@@ -79,25 +82,38 @@ def _check_length(length, minimum, task):
         raise ValueError(f"{task}: the length must be an integer >= {minimum}, got {length!r}")
 
 
+def _nominal(length, nominal, minimum, task):
+    """The nominal T that places the marked steps; a sequence may be longer (drawn lengths), not shorter."""
+    if nominal is None:
+        return length
+    _check_length(nominal, minimum, task)
+    if nominal > length:
+        raise ValueError(f"{task}: a sequence of {length} steps is shorter than the nominal length {nominal}")
+    return int(nominal)
+
+
 # ---------------------------------------------------------------------------------------------
 # Generators (time-major: X has shape (steps, batch, features))
 # ---------------------------------------------------------------------------------------------
 
 
-def adding_batch(rng: np.random.Generator, batch: int, length: int):
+def adding_batch(rng: np.random.Generator, batch: int, length: int, nominal: int | None = None):
     """``batch`` adding-problem sequences of exactly ``length`` steps.
 
+    ``nominal``: the task's T (default ``length``), which places the marks: the second one falls
+    among the first ``T/2 - 1`` steps of the nominal T, as in the paper, whatever length was drawn.
     Returns ``X`` (length, batch, 2) -- value, marker -- ``y`` (batch, 1), the scaled target
     ``0.5 + (X1 + X2) / 4``, and ``marked`` (batch, 2), the two marked positions.
     """
     _check_length(length, 6, "adding")
+    nominal = _nominal(length, nominal, 6, "adding")
     values = rng.uniform(-1.0, 1.0, size=(batch, length))
     markers = np.zeros((batch, length))
     markers[:, 0] = -1.0
     markers[:, -1] = -1.0
-    first = rng.integers(0, min(10, length), size=batch)
-    # second: uniform among the first length//2 - 1 positions other than `first`
-    span = length // 2 - 1
+    first = rng.integers(0, min(10, nominal), size=batch)
+    # second: uniform among the first T//2 - 1 positions other than `first`
+    span = nominal // 2 - 1
     second = rng.integers(0, span - 1, size=batch)
     clash = (first < span) & (second >= first)
     second = second + clash  # skip over `first` when it lies in the span
@@ -112,18 +128,23 @@ def adding_batch(rng: np.random.Generator, batch: int, length: int):
     return X, target[:, None], np.stack([first, second], axis=1)
 
 
-def temporal_order_batch(rng: np.random.Generator, batch: int, length: int):
+def temporal_order_batch(rng: np.random.Generator, batch: int, length: int, nominal: int | None = None):
     """``batch`` temporal-order sequences of exactly ``length`` steps.
 
+    ``nominal``: the task's T (default ``length``), which places the two symbols: t1 in
+    [T/10, T/5], t2 in [T/2, T/2 + T/10] of the nominal T -- 10..20 and 50..60 for T = 100, the
+    paper's positions, whatever length in [T, T + T/10] was drawn.
     Returns ``X`` (length, batch, 8) one-hot over :data:`TEMPORAL_SYMBOLS`, ``labels`` (batch,)
-    int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2).
+    int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2), indices from 0
+    (index 0 holds E).
     """
     _check_length(length, 10, "temporal-order")
+    nominal = _nominal(length, nominal, 10, "temporal-order")
     sym = rng.integers(0, 4, size=(batch, length))  # distractors a..d
     sym[:, 0] = 6   # E
     sym[:, -1] = 7  # B
-    lo1, hi1 = max(1, length // 10), max(1, length // 5)
-    lo2, hi2 = length // 2, length // 2 + length // 10
+    lo1, hi1 = max(1, nominal // 10), max(1, nominal // 5)
+    lo2, hi2 = nominal // 2, nominal // 2 + nominal // 10
     t1 = rng.integers(lo1, hi1 + 1, size=batch)
     t2 = rng.integers(lo2, hi2 + 1, size=batch)
     first_y = rng.integers(0, 2, size=batch)
@@ -184,10 +205,18 @@ class TaskConfig:
     eval_every: int = 2048
     clip: float = 1.0
     forget_bias: float = 3.0    # LSTM only; see the module doc
+    arch: str = "shallow"       # lstm.deep.ARCHS
+    depth: int = 2
+    width: int | None = None
+    criterion: str = "argmax"   # temporal-order: "paper" = every output's error below 0.3
 
     def resolved(self) -> "TaskConfig":
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
+        if self.criterion == "paper" and self.task == "copy":
+            raise ValueError("the copy task is not in the 1997 paper: it has no paper criterion")
         if self.cell not in CELL_CHOICES:
             raise ValueError(f"cell must be one of {CELL_CHOICES}, got {self.cell!r}")
         d = task_defaults(self.task)
@@ -213,13 +242,20 @@ class TaskResult:
         state = (f"SOLVED after {self.solved_at:,} sequences" if self.solved
                  else f"not solved within {self.sequences_seen:,} sequences")
         err = "mean |err|" if c.task == "adding" else "error rate"
-        return (f"{c.task} T={c.length} {cell_label(c.cell)} (hidden {c.hidden}, seed {c.seed}): {state}; "
+        return (f"{c.task} T={c.length} {model_label(c)} (hidden {c.hidden}, seed {c.seed}): {state}; "
                 f"test correct {self.test_correct * 100:.1f}% (chance {self.chance_correct * 100:.1f}%), "
                 f"{err} {self.test_error:.4f}; {format_seconds(self.seconds)}")
 
 
 def cell_label(cell: str) -> str:
     return {"lstm": "LSTM", "peephole": "peephole LSTM", "rnn": "RNN", "gru": "GRU"}[cell]
+
+
+def model_label(cfg: TaskConfig) -> str:
+    """'LSTM', or 'LSTM DT-RNN (depth 2)' for a deep construction."""
+    from .deep import arch_label
+
+    return cell_label(cfg.cell) + ("" if cfg.arch == "shallow" else " " + arch_label(cfg.arch, cfg.depth))
 
 
 def _lengths(rng, length, task):
@@ -229,12 +265,12 @@ def _lengths(rng, length, task):
     return int(rng.integers(length, length + length // 10 + 1))
 
 
-def _make_batch(task, rng, batch, length):
+def _make_batch(task, rng, batch, length, nominal=None):
     if task == "adding":
-        X, y, _ = adding_batch(rng, batch, length)
+        X, y, _ = adding_batch(rng, batch, length, nominal)
         return X, y
     if task == "temporal-order":
-        X, labels, _ = temporal_order_batch(rng, batch, length)
+        X, labels, _ = temporal_order_batch(rng, batch, length, nominal)
         return X, labels
     return copy_batch(rng, batch, length)
 
@@ -250,7 +286,7 @@ class _TaskModel:
         head = "many_to_many" if task == "copy" else "many_to_one"
         self.model = SequenceModel(kind, n_in=n_in, n_hidden=cfg.hidden, n_out=n_out,
                                    peephole=cfg.cell == "peephole", head=head, seed=cfg.seed,
-                                   forget_bias=cfg.forget_bias)
+                                   forget_bias=cfg.forget_bias, arch=cfg.arch, depth=cfg.depth, widths=cfg.width)
         X = T.tensor3("X")
         if task == "adding":
             target = T.matrix("y")
@@ -270,7 +306,7 @@ class _TaskModel:
         self.trainer = Trainer([X, target], loss, self.model.params, optimizer="adam", lr=cfg.lr,
                                clip=cfg.clip, batch_axes=axes, name=task.replace("-", "_"))
         self.predict = theano.function([X, target], [out, loss], allow_input_downcast=True, name="predict")
-        self.task = task
+        self.task, self.criterion = task, cfg.criterion
 
     def score(self, test):
         """(fraction correct, error, loss) over the test chunks."""
@@ -283,7 +319,7 @@ class _TaskModel:
                 errors += float(np.sum(err))
                 b = len(err)
             elif self.task == "temporal-order":
-                right = out.argmax(-1) == target
+                right = temporal_order_correct(out, target, self.criterion)
                 correct += float(right.sum())
                 errors += float((~right).sum())
                 b = len(right)
@@ -297,13 +333,26 @@ class _TaskModel:
         return correct / n, errors / n, losses / n
 
 
+def temporal_order_correct(logits, labels, criterion="argmax"):
+    """Which sequences are classified correctly: "argmax" -- the largest output is the right class;
+    "paper" (Hochreiter & Schmidhuber 1997) -- every output is within 0.3 of its target (1 for the
+    right class, 0 for the others), here the softmax probabilities: the right class above 0.7 and
+    every other below 0.3."""
+    if criterion == "argmax":
+        return logits.argmax(-1) == labels
+    z = logits - logits.max(-1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    target = np.eye(logits.shape[-1])[labels]
+    return np.all(np.abs(probs - target) < PAPER_OUTPUT_TOLERANCE, axis=-1)
+
+
 def _test_set(cfg: TaskConfig, chunk: int = 100):
     """Fixed test sequences (from a stream separate from training), in chunks of equal length."""
     rng = np.random.default_rng([cfg.seed, 7919])
     test, left = [], cfg.test_size
     while left > 0:
         b = min(chunk, left)
-        test.append(_make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task)))
+        test.append(_make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task), cfg.length))
         left -= b
     return test
 
@@ -341,7 +390,7 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
     running = None
     while seen < cfg.sequences:
         b = min(cfg.batch_size, cfg.sequences - seen)
-        X, target = _make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task))
+        X, target = _make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task), cfg.length)
         loss = float(net.trainer.train_step(X, target))
         if not math.isfinite(loss):
             raise FloatingPointError(f"{cfg.task} T={cfg.length} {cfg.cell}: the training loss became {loss} "
@@ -353,7 +402,7 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
             correct, error, loss_t = net.score(test)
             curve.append((seen, correct))
             if progress is not None:
-                progress.write(f"  {cfg.task} T={cfg.length} {cell_label(cfg.cell)} seed {cfg.seed}: "
+                progress.write(f"  {cfg.task} T={cfg.length} {model_label(cfg)} seed {cfg.seed}: "
                                f"{seen:,}/{cfg.sequences:,} sequences  train loss {running:.4f}  "
                                f"test correct {correct * 100:5.1f}%  "
                                f"{format_seconds(time.perf_counter() - t0)}\n")
@@ -378,7 +427,7 @@ def format_results_table(results) -> list[str]:
     for r in results:
         c = r.config
         err = f"{r.test_error:.4f}" + (" (mean abs)" if c.task == "adding" else " (rate)")
-        lines.append(f"| {c.task} | {c.length} | {cell_label(c.cell)} | {c.hidden} | {c.seed} | "
+        lines.append(f"| {c.task} | {c.length} | {model_label(c)} | {c.hidden} | {c.seed} | "
                      f"{'yes' if r.solved else 'no'} | {f'{r.solved_at:,}' if r.solved else '-'} | "
                      f"{r.sequences_seen:,} | {r.test_correct * 100:.1f}% | {err} | "
                      f"{r.chance_correct * 100:.1f}% | {format_seconds(r.seconds)} |")
@@ -389,7 +438,7 @@ def summary_table(results) -> list[str]:
     """Per (length, cell): how many seeds solved it and the median sequences until solved."""
     groups = {}
     for r in results:
-        groups.setdefault((r.config.task, r.config.length, r.config.cell), []).append(r)
+        groups.setdefault((r.config.task, r.config.length, model_label(r.config)), []).append(r)
     lines = ["| task | T | cell | solved (seeds) | sequences until solved (each seed) | "
              "final test correct (each seed) |",
              "|---|---:|---|---:|---|---|"]
@@ -397,35 +446,35 @@ def summary_table(results) -> list[str]:
         n_solved = sum(r.solved for r in rs)
         until = ", ".join(f"{r.solved_at:,}" if r.solved else "-" for r in rs)
         correct = ", ".join(f"{r.test_correct * 100:.1f}%" for r in rs)
-        lines.append(f"| {task} | {length} | {cell_label(cell)} | {n_solved}/{len(rs)} | {until} | {correct} |")
+        lines.append(f"| {task} | {length} | {cell} | {n_solved}/{len(rs)} | {until} | {correct} |")
     return lines
 
 
 def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "rnn"), seeds=(0, 1),
               hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2048,
-              forget_bias=3.0, markdown=None, argv=None, progress=None, out=print):
-    """Run every (length, cell, seed) combination; print (and optionally write) markdown tables."""
+              forget_bias=3.0, markdown=None, argv=None, progress=None, out=print, archs=("shallow",), depth=2,
+              width=None, criterion="argmax"):
+    """Run every (length, arch, cell, seed) combination; print (and optionally write) markdown tables."""
     from .stock import check_output_path, write_atomic
 
     if markdown:
         check_output_path(markdown, "markdown file")
     t0 = time.perf_counter()
     results = []
-    for length in lengths:
-        for cell in cells:
-            for seed in seeds:
-                cfg = TaskConfig(task=task, length=length, cell=cell, hidden=hidden, sequences=sequences,
-                                 batch_size=batch_size, lr=lr, seed=seed, test_size=test_size,
-                                 eval_every=eval_every, forget_bias=forget_bias)
-                r = run_task(cfg, progress=progress)
-                out(r.summary())
-                results.append(r)
+    combos = [(length, arch, cell, seed) for length in lengths for arch in archs for cell in cells for seed in seeds]
+    for length, arch, cell, seed in combos:
+        cfg = TaskConfig(task=task, length=length, cell=cell, hidden=hidden, sequences=sequences,
+                         batch_size=batch_size, lr=lr, seed=seed, test_size=test_size, eval_every=eval_every,
+                         forget_bias=forget_bias, arch=arch, depth=depth, width=width, criterion=criterion)
+        r = run_task(cfg, progress=progress)
+        out(r.summary())
+        results.append(r)
     total = time.perf_counter() - t0
     cfg0 = results[0].config
     command = "lstm " + " ".join(argv) if argv else None
     lines = [f"Task: {task}; budget {cfg0.sequences:,} training sequences per run, batch {batch_size}, "
              f"Adam lr {cfg0.lr}, gradient-norm clip {cfg0.clip}, hidden {cfg0.hidden}, "
-             f"LSTM forget-gate bias {cfg0.forget_bias}, "
+             f"LSTM forget-gate bias {cfg0.forget_bias}, correct by {cfg0.criterion}, "
              f"{test_size} test sequences, check every {eval_every} sequences; total time "
              f"{format_seconds(total)}.", ""]
     if command:
