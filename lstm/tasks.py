@@ -5,7 +5,7 @@ Three synthetic tasks, each needing information from early in a sequence at its 
 ``adding`` (the paper's Experiment 4, "adding problem")
     Each step is a pair (value, marker).  Values are uniform in [-1, 1].  Exactly two steps
     are marked with marker 1.0: one of the first ten steps (value X1) and one of the first
-    T/2 - 1 steps not yet marked (value X2).  The first and last steps carry marker -1.0
+    T/2 - 1 steps not yet marked (value X2), T the nominal length.  The first and last steps carry marker -1.0
     unless marked, all other markers are 0.0; if the very first step is marked, X1 is set to 0
     (as in the paper).  The target, given at the end only, is the sum of the two marked values
     scaled to [0, 1] as in the paper: ``0.5 + (X1 + X2) / 4``.  A sequence is processed
@@ -15,10 +15,11 @@ Three synthetic tasks, each needing information from early in a sequence at its 
 ``temporal-order`` (the paper's Experiment 6a, "temporal order")
     Symbols a, b, c, d (distractors), X, Y, E (start) and B (end, the trigger), one-hot coded.
     A sequence starts with E, ends with B, and is otherwise random distractors except for two
-    steps t1 in [T/10, T/5] and t2 in [T/2, T/2 + T/10] holding X or Y.  Class = the order:
-    XX, XY, YX, YY (the paper's Q, R, S, U).  Lengths are uniform in [T, T + T/10] (the paper:
-    T = 100, t1 in 10..20, t2 in 50..60).  A sequence is correct when the class with the
-    largest output is right.
+    steps t1 in [T/10, T/5] and t2 in [T/2, T/2 + T/10] of the NOMINAL length T holding X or Y
+    (so at T = 100 exactly the paper's 10..20 and 50..60, whatever length was drawn).  Class =
+    the order: XX, XY, YX, YY (the paper's Q, R, S, U).  Lengths are uniform in [T, T + T/10].
+    A sequence is correct when the class with the largest output is right, or with
+    ``criterion="paper"`` when every output is within 0.3 of its target, the paper's rule.
 
 ``copy`` (the copy-memory task of Hochreiter & Schmidhuber's Experiment 2 family as posed by
 Arjovsky, Shah & Bengio 2016; not itself in the 1997 paper)
