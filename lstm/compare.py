@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 
 import numpy as np
 
@@ -76,7 +77,6 @@ def main(argv=None) -> int:
     p.add_argument("--symbol", default="AAPL", help="built-in stock (default AAPL)")
     args = p.parse_args(argv)
     from .cli import _limit_blas_threads
-    import time
 
     _limit_blas_threads()
     t0 = time.perf_counter()
@@ -89,9 +89,10 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, FloatingPointError) as exc:
         print(f"lstm.compare: error: {exc}", file=sys.stderr)
         return 1
+    fixed = ", ".join(f"{k}={v}" for k, v in sorted(base.items()) if k not in ("out", "progress"))
     print("\n".join(lines))
-    print(f"\n{args.symbol}, honest mode; fixed: {', '.join(f'{k}={v}' for k, v in sorted(base.items()) if k not in ('out', 'progress'))}; "
-          f"{len(values) * len(seeds)} runs in {format_seconds(time.perf_counter() - t0)}")
+    print(f"\n{args.symbol}, honest mode; fixed: {fixed}; seeds {args.seeds}; {len(values) * len(seeds)} runs in "
+          f"{format_seconds(time.perf_counter() - t0)}")
     return 0
 
 
