@@ -806,7 +806,7 @@ def _deep_report(args, cells, out):
     for k, r in result.items():
         for arch, n in r.items():
             label = "shallow" if arch == "shallow" else arch_label(arch, args.depth)
-            out.write(f"  {k:<9} {label:<24} t=1: {n[0]:.3e}   t=T: {n[-1]:.3e}   ratio {n[0] / n[-1]:.3e}\n")
+            out.write(f"  {k:<9} {label:<31} t=1: {n[0]:.3e}   t=T: {n[-1]:.3e}   ratio {n[0] / n[-1]:.3e}\n")
     return 0
 
 

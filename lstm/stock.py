@@ -653,10 +653,11 @@ def _tutorial_report(r: TutorialResult, x, y, label, hidden, lr, sequence, out):
     out(f"tutorial mode{' (--sequence)' if sequence else ''}: {len(costs)} per-sample SGD steps on "
         f"{label or 'the data'} ({shape}, {hidden} hidden, lr {lr}) in {format_seconds(r.seconds)}")
     out(f"final running RMSE e = {r.running[-1]:.4f}; mean |error| (= sqrt(cost)) over the last 10% of samples = "
-        f"{np.mean(np.sqrt(costs[-max(1, len(costs) // 10):])):.4f}")
+        f"{np.mean(np.sqrt(costs[-max(1, len(costs) // 10):])):.4f}, over all = {np.mean(np.sqrt(costs)):.4f}")
     out(f"for comparison, predicting the last input price (persistence) gives running RMSE "
         f"{r.persistence_running[-1]:.4f} and mean |error| over the last 10% = "
-        f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}")
+        f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}, over all = "
+        f"{np.mean(np.abs(y - x[:, -1])):.4f}")
     out("parameters training never changed: " + (", ".join(r.untouched) if r.untouched else "none"))
     for what, v in r.ablations.items():
         out(f"trained net with {what}: predictions change by {v:.4g} on average")

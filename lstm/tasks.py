@@ -475,7 +475,8 @@ def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "r
     command = "lstm " + " ".join(argv) if argv else None
     lines = [f"Task: {task}; budget {cfg0.sequences:,} training sequences per run, batch {batch_size}, "
              f"Adam lr {cfg0.lr}, gradient-norm clip {cfg0.clip}, hidden {cfg0.hidden}, "
-             f"LSTM forget-gate bias {cfg0.forget_bias}, correct by {cfg0.criterion}, "
+             f"LSTM forget-gate bias {cfg0.forget_bias}, "
+             + (f"correct by {cfg0.criterion}, " if task == "temporal-order" else "") +
              f"{test_size} test sequences, check every {eval_every} sequences; total time "
              f"{format_seconds(total)}.", ""]
     if command:
