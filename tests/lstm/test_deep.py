@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigraph as theano
 import minigraph.tensor as T
@@ -231,3 +233,23 @@ def test_drawn_layers_outside_the_scan(arch, depth, clusters, before, after):
         assert len(shared) == 2 * n
     last_carry = [n for n, (lab, c, cl) in nodes.items() if lab == "carry 0" and cl == f"cluster_{scans[-1]}"]
     assert fewest_nonlinearities(nodes, edges, last_carry[0], out) == after
+
+
+@settings(max_examples=25, deadline=None)
+@given(arch=st.sampled_from(list(ARCHS)), kind=st.sampled_from(KINDS), depth=st.integers(2, 3),
+       hidden=st.integers(1, 4), width=st.one_of(st.none(), st.integers(1, 4)), n_in=st.integers(1, 3),
+       steps=st.integers(1, 4), batch=st.integers(1, 3))
+def test_any_sizes_build_and_run(arch, kind, depth, hidden, width, n_in, steps, batch):
+    """Every construction, cell kind and size: the sequence of predictions has the right shape and
+    is finite; each MLP layer has the width asked for (the last DT layer: the hidden size)."""
+    m = model(arch, kind[0], kind[1], depth=depth, widths=width, n_in=n_in, n_hidden=hidden, n_out=2)
+    X = T.tensor3("X")
+    y = _run(m.build(X), X, np.random.default_rng(0).normal(size=(steps, batch, n_in)))
+    assert y.shape == (steps, batch, 2) and np.all(np.isfinite(y))
+    want = width or hidden
+    for p in m.params:
+        if re.match(r"(in|out_h)\d\.W$", p.name):
+            assert p.get_value().shape[1] == want
+        elif (mt := re.match(r"\w+0\.T(\d)\.W$", p.name)):
+            last = int(mt.group(1)) == depth - 2
+            assert p.get_value().shape[1] == (hidden if last and not ARCHS[arch].shortcut else want)
