@@ -807,7 +807,27 @@ def _deep_report(args, cells, out):
         for arch, n in r.items():
             label = "shallow" if arch == "shallow" else arch_label(arch, args.depth)
             out.write(f"  {k:<9} {label:<31} t=1: {n[0]:.3e}   t=T: {n[-1]:.3e}   ratio {n[0] / n[-1]:.3e}\n")
+    out.write("  (the unrolled state diagram, --out, is drawn for single cells: leave out --arch for it)\n")
+    if args.plot:
+        out.write(f"wrote {_plot_deep_reach(result, args, arch_label(args.arch, args.depth))}\n")
     return 0
+
+
+def _plot_deep_reach(result, args, label):
+    from .stock import _new_figure, check_plot_format, save_figure_atomic
+
+    check_plot_format(args.plot)
+    fig = _new_figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (k, r) in enumerate(result.items()):
+        lag = np.arange(args.steps)[::-1]
+        ax.semilogy(lag, r["shallow"], color=f"C{i}", ls="--", label=f"{k}, shallow")
+        ax.semilogy(lag, r[args.arch], color=f"C{i}", label=f"{k}, {label}")
+    ax.set_xlabel("lag T - t (steps before the loss)")
+    ax.set_ylabel("||dL/dx_t||")
+    ax.set_title(f"error signal reaching each input: {label} vs shallow")
+    ax.legend(fontsize=8)
+    return save_figure_atomic(fig, args.plot)
 
 
 def main(argv=None):

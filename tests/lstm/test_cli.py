@@ -345,6 +345,10 @@ def test_arch_option_on_every_command(csv_file, tmp_path, capsys):
     assert code == 0, err
     norms = __import__("json").loads(out)["rnn"]
     assert set(norms) == {"shallow", "dt"} and len(norms["dt"]) == 8
+    png = tmp_path / "reach.png"
+    code, out, err = run_cli(["gradflow", "--arch", "dts", "--cell", "lstm", "--steps", "6", "--plot", str(png)], capsys)
+    assert code == 0, err
+    assert "DT(S)-RNN (depth 2)" in out and png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_arch_usage_errors(csv_file, capsys):
