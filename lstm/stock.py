@@ -551,22 +551,26 @@ def untouched_parameters(model, before: dict) -> list[str]:
 
 
 def _lstm_ablations(model):
-    """(what, {param: value with that part cut}) for the trained LSTM layers of ``model``."""
-    out = []
-    cells = [c for c in model.cells if getattr(c, "GATES", None)]
-    if not cells:
-        return out
-    f = cells[0].GATES.index("f")
+    """(what, [{param: value with that part cut}]) for the trained LSTM layers of ``model``: the
+    forget gate closed (layers that have one), ``W_h`` zeroed, the i/f peepholes zeroed."""
+    cells = [c for c in model.cells if getattr(c, "GATES", None) and "g" in c.GATES]
+    gated = [c for c in cells if "f" in c.GATES]
 
     def closed_forget(c):
-        b = c.b.get_value().copy()
+        f, b = c.GATES.index("f"), c.b.get_value().copy()
         b[f * c.n_hidden:(f + 1) * c.n_hidden] = -1e4  # sigm(-1e4) == 0: c_t = i * g, nothing carried over
         return {c.b: b}
-    out.append(("forget gate closed (f = 0)", [closed_forget(c) for c in cells]))
-    out.append(("recurrent weights W_h = 0", [{c.W_h: np.zeros_like(c.W_h.get_value())} for c in cells]))
-    if all(c.peephole for c in cells):
-        out.append(("i/f peepholes = 0", [{c.p_i: np.zeros_like(c.p_i.get_value()),
-                                           c.p_f: np.zeros_like(c.p_f.get_value())} for c in cells]))
+
+    def zeroed(c, names):
+        return {getattr(c, n): np.zeros_like(getattr(c, n).get_value()) for n in names if hasattr(c, n)}
+
+    out = []
+    if gated:
+        out.append(("forget gate closed (f = 0)", [closed_forget(c) for c in gated]))
+    if cells:
+        out.append(("recurrent weights W_h = 0", [zeroed(c, ["W_h"]) for c in cells]))
+    if cells and all(c.peephole for c in cells):
+        out.append(("i/f peepholes = 0", [zeroed(c, ["p_i", "p_f"]) for c in cells]))
     return out
 
 
