@@ -253,3 +253,18 @@ def test_any_sizes_build_and_run(arch, kind, depth, hidden, width, n_in, steps, 
         elif (mt := re.match(r"\w+0\.T(\d)\.W$", p.name)):
             last = int(mt.group(1)) == depth - 2
             assert p.get_value().shape[1] == (hidden if last and not ARCHS[arch].shortcut else want)
+
+
+def test_checkpoint_of_a_construction_round_trips_and_refuses_another(tmp_path):
+    from lstm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    a = model("dts", "gru", depth=3, widths=[4, 5])
+    randomize(a.params, seed=9)
+    save_checkpoint(tmp_path / "c.npz", a.params, a.hparams())
+    b = model("dts", "gru", depth=3, widths=[4, 5], seed=4)
+    load_checkpoint(tmp_path / "c.npz", b.params, b.hparams())
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_array_equal(p.get_value(), q.get_value())
+    other = model("dt", "gru", depth=3, widths=[4, 3])
+    with pytest.raises(CheckpointError, match="arch"):
+        load_checkpoint(tmp_path / "c.npz", other.params, other.hparams())
