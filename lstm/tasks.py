@@ -62,7 +62,7 @@ from .train import Trainer, format_seconds
 __all__ = [
     "TASKS", "CELL_CHOICES", "SOLVED_FRACTION", "ADDING_TOLERANCE", "TEMPORAL_SYMBOLS",
     "adding_batch", "temporal_order_batch", "copy_batch", "TaskConfig", "TaskResult", "run_task",
-    "temporal_order_correct", "CRITERIA", "model_label", "format_results_table", "task_defaults",
+    "temporal_order_correct", "CRITERIA", "model_label", "format_results_table", "task_defaults", "MIN_LENGTH",
 ]
 
 TASKS = ("adding", "temporal-order", "copy")
@@ -75,18 +75,20 @@ CRITERIA = ("argmax", "paper")
 PAPER_OUTPUT_TOLERANCE = 0.3  # the paper's temporal-order criterion: every output's error below 0.3
 COPY_N_COPY = 5
 COPY_N_SYMBOLS = 4
+MIN_LENGTH = {"adding": 6, "temporal-order": 10, "copy": 1}  # shortest T each generator can build
 
 
-def _check_length(length, minimum, task):
+def _check_length(length, task):
+    minimum = MIN_LENGTH[task]
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < minimum:
         raise ValueError(f"{task}: the length must be an integer >= {minimum}, got {length!r}")
 
 
-def _nominal(length, nominal, minimum, task):
+def _nominal(length, nominal, task):
     """The nominal T that places the marked steps; a sequence may be longer (drawn lengths), not shorter."""
     if nominal is None:
         return length
-    _check_length(nominal, minimum, task)
+    _check_length(nominal, task)
     if nominal > length:
         raise ValueError(f"{task}: a sequence of {length} steps is shorter than the nominal length {nominal}")
     return int(nominal)
@@ -105,8 +107,8 @@ def adding_batch(rng: np.random.Generator, batch: int, length: int, nominal: int
     Returns ``X`` (length, batch, 2) -- value, marker -- ``y`` (batch, 1), the scaled target
     ``0.5 + (X1 + X2) / 4``, and ``marked`` (batch, 2), the two marked positions.
     """
-    _check_length(length, 6, "adding")
-    nominal = _nominal(length, nominal, 6, "adding")
+    _check_length(length, "adding")
+    nominal = _nominal(length, nominal, "adding")
     values = rng.uniform(-1.0, 1.0, size=(batch, length))
     markers = np.zeros((batch, length))
     markers[:, 0] = -1.0
@@ -138,8 +140,8 @@ def temporal_order_batch(rng: np.random.Generator, batch: int, length: int, nomi
     int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2), indices from 0
     (index 0 holds E).
     """
-    _check_length(length, 10, "temporal-order")
-    nominal = _nominal(length, nominal, 10, "temporal-order")
+    _check_length(length, "temporal-order")
+    nominal = _nominal(length, nominal, "temporal-order")
     sym = rng.integers(0, 4, size=(batch, length))  # distractors a..d
     sym[:, 0] = 6   # E
     sym[:, -1] = 7  # B
@@ -166,7 +168,7 @@ def copy_batch(rng: np.random.Generator, batch: int, delay: int, n_copy: int = C
     delimiter (``n_symbols + 1``).  Returns ``X`` (steps, batch, n_symbols + 2) and ``labels``
     (n_copy, batch) int64: the symbols to output at the last ``n_copy`` steps, time-major.
     """
-    _check_length(delay, 1, "copy")
+    _check_length(delay, "copy")
     blank, delim = n_symbols, n_symbols + 1
     symbols = rng.integers(0, n_symbols, size=(batch, n_copy))
     steps = delay + 2 * n_copy
