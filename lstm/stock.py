@@ -35,6 +35,7 @@ import minigraph as theano
 import minigraph.tensor as T
 
 from . import data as _data
+from .cells import CELLS
 from .data import DataError
 from .files import check_output_path, write_atomic  # noqa: F401  (re-exported for callers)
 from .layers import SequenceModel, mse
@@ -338,7 +339,7 @@ class ForecastResult:
 
 
 def _model_name(cfg: ForecastConfig) -> str:
-    kind = {"lstm": "peephole LSTM" if cfg.peephole else "LSTM", "rnn": "RNN", "gru": "GRU"}[cfg.cell]
+    kind = CELLS["peephole" if cfg.peephole and cfg.cell == "lstm" else cfg.cell].label
     size = f"{cfg.layers} layers x {cfg.hidden} units" if cfg.layers > 1 else f"{cfg.hidden} units"
     return f"{kind} ({size})"
 
