@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated cells to train (default lstm,peephole,rnn)")
     p.add_argument("--length", type=positive_int, default=30, help="minimal sequence length / delay T (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="write the trained network to PATH (one --cell only), e.g. for lstm gradflow --checkpoint")
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -253,11 +255,14 @@ def cmd_stock(args) -> int:
 def cmd_task(args) -> int:
     from .tasks import TaskConfig, format_results_table, run_task
 
+    if args.checkpoint and len(args.cell) != 1:
+        raise ValueError(f"--checkpoint holds one network: give one --cell, not {','.join(args.cell)}")
     results = []
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
                          sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias,
+                         checkpoint=args.checkpoint)
         res = run_task(cfg, progress=None if args.quiet else sys.stderr)
         _say(res.summary())
         results.append(res)
