@@ -256,7 +256,7 @@ def cmd_task(args) -> int:
     from .tasks import TaskConfig, format_results_table, run_task
 
     if args.checkpoint and len(args.cell) != 1:
-        raise ValueError(f"--checkpoint holds one network: give one --cell, not {','.join(args.cell)}")
+        raise CLIError(f"--checkpoint holds one network: give one --cell, not {','.join(args.cell)}")
     results = []
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,

@@ -7,8 +7,9 @@ path, the constant-error carousel, sits on a yellow band.  A legend at the botto
 colours, the edge labels ("gain") and the gate boxes.
 
 The text uses only glyphs that common SVG renderers (librsvg, cairosvg, browsers) draw with
-ordinary fonts: subscripts are Unicode subscript characters, not Graphviz's ``<SUB>`` (which
-other renderers flatten), and the elided steps are marked with "..." rather than U+22EF.
+ordinary fonts: step numbers are Unicode subscript digits (h₁₂), not Graphviz's ``<SUB>`` (which
+other renderers flatten), symbolic subscripts are written ``f_t``, and the elided steps are marked
+with "..." rather than U+22EF (both checked with Liberation Sans, the usual Helvetica substitute).
 """
 from __future__ import annotations
 
@@ -26,8 +27,7 @@ _RAMP = ("#d9dde3", "#9ab4d6", "#4f79b8", "#6b3fa0", "#c2185b", "#d32f2f")
 _CEC_FILL, _CEC_LINE = "#fff4d6", "#e0b040"
 _GATE_STYLE = dict(shape="box", style="rounded,filled", fillcolor="#f3f3f3", fontsize="9", color="#cccccc",
                    fontcolor="#555555", height="0.22", margin="0.06,0.02")
-_SUBSCRIPTS = str.maketrans("0123456789t+-\u2212", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
-                                                  "\u209c\u208a\u208b\u208b")
+_SUBSCRIPTS = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
 ELLIPSIS = "..."
 
 
@@ -36,7 +36,9 @@ class GraphvizFormatError(ValueError):
 
 
 def subscript(text) -> str:
-    """``'12'`` -> ``'₁₂'``, ``'t-1'`` -> ``'ₜ₋₁'``: Unicode subscripts every SVG renderer shows."""
+    """``12`` -> ``'₁₂'``: subscript digits, which the fonts SVG renderers fall back to all have (letter
+    subscripts such as U+209C are missing from Liberation Sans, Helvetica's usual substitute: those
+    stay as ``_t``)."""
     return str(text).translate(_SUBSCRIPTS)
 
 
@@ -93,7 +95,7 @@ def legend(scale) -> str:
     gate = (f'<TABLE BORDER="1" COLOR="#cccccc" CELLBORDER="0" BGCOLOR="#f3f3f3" STYLE="ROUNDED">'
             f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555">i .52  f .73  o .50</FONT></TD></TR></TABLE>')
     band = (f'<TABLE BORDER="1" COLOR="{_CEC_LINE}" CELLBORDER="0" BGCOLOR="{_CEC_FILL}" STYLE="ROUNDED">'
-            f'<TR><TD><FONT POINT-SIZE="9">c{subscript("t-1")} \u2190 c{subscript("t")}</FONT></TD></TR></TABLE>')
+            f'<TR><TD><FONT POINT-SIZE="9">c_t\u22121 \u2190 c_t</FONT></TD></TR></TABLE>')
     ramp = f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"><TR>{scale.cells()}</TR></TABLE>'
     rows = [
         row('<FONT POINT-SIZE="11">gradient norm (log)</FONT>', ramp),
@@ -107,7 +109,7 @@ def legend(scale) -> str:
             "gradient \u03b4 arriving from the right (gain &lt; 1 on every step: it vanishes)"),
         row(gate, "mean gate activations at that step, forward pass (i input, f forget, o output; GRU: r reset, "
                   "z update)"),
-        row(band, "the cell path: the constant-error carousel, factor diag(f\u209c) per step; dashed grey: cut"),
+        row(band, "the cell path: the constant-error carousel, factor diag(f_t) per step; dashed grey: cut"),
     ]
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">' + "".join(rows)
             + '</TABLE>>')
@@ -152,13 +154,13 @@ class _Panel:
         if self.cell.has_forget_gate and "title" not in fl:
             text += f", forget-gate bias {fl['forget_bias']:g}"
         if fl.get("weight_scale", 1.0) != 1.0:
-            text += f", W\u2095 \u00d7 {fl['weight_scale']:g}"
+            text += f", W_h \u00d7 {fl['weight_scale']:g}"
         if self.cell.has_cell_state:
-            text += (f" \u2014 cell path CUT by disconnected_grad(c{subscript('t-1')})" if self.cut else
-                     f" \u2014 yellow band: the constant-error carousel c{subscript('t-1')} \u2190 c{subscript('t')}")
+            text += (" \u2014 cell path CUT by disconnected_grad(c_t\u22121)" if self.cut else
+                     " \u2014 yellow band: the constant-error carousel c_t\u22121 \u2190 c_t")
         text += f".   \u2016\u2202L/\u2202h\u2081\u2016 = {_fmt(fl['norms']['h'][0])} after {n} steps"
         if self.cell.has_cell_state:
-            text += f"\\lvertical edges h\u209c \u2192 c\u209c (inside a step): {EDGE_LABELS['hc']}\\l"
+            text += f"\\lvertical edges h_t \u2192 c_t (inside a step): {EDGE_LABELS['hc']}\\l"
         return text
 
 
@@ -312,7 +314,11 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
         _panel_nodes(g, panel, scale)
         for t in cols:
             column_tops[t].append([panel.nid(r, t) for r in panel.rows])
-        column_tops["L"].append([_loss_node(g, panel, scale)])
+        loss_id = _loss_node(g, panel, scale)
+        pads = {r: f"{panel.id}_pad_{r}" for r in panel.rows if r != "h"}  # keep the loss level with h_T
+        for pad in pads.values():
+            g.node(pad, "", shape="point", style="invis", width="0.01")
+        column_tops["L"].append([loss_id if r == "h" else pads[r] for r in panel.rows])
         _panel_edges(g, panel, scale)
     _align_columns(g, cols, column_tops)
     return g

@@ -289,14 +289,14 @@ def gradient_norms(cell_kind, steps=50, forget_bias=1.0, seed=0, n_in=DEFAULT_N_
 
 # symbolic labels of the backward edges (column-vector convention: h_t = tanh(W_h h_{t-1} + ...))
 EDGE_LABELS = {
-    "cc": "diag(fₜ)",                             # c_t -> c_{t-1}: the constant-error carousel
-    "cc_peep": "diag(fₜ) + peepholes",
+    "cc": "diag(f_t)",                             # c_t -> c_{t-1}: the constant-error carousel
+    "cc_peep": "diag(f_t) + peepholes",
     "cc_1997": "I  (no forget gate)",             # the 1997 LSTM: c_t = c_{t-1} + i_t g_t
-    "hc": "diag(oₜ tanh′(cₜ))",                   # h_t -> c_t, inside one step
-    "ch": "∂cₜ/∂hₜ₋₁",                            # c_t -> h_{t-1}: through the i, f, g gates and W_h
-    "hh_lstm": "diag(tanh(cₜ) σ′) Wₕₒ",           # h_t -> h_{t-1}: through the output gate
-    "hh_rnn": "diag(1−hₜ²) Wₕ",
-    "hh_gru": "diag(zₜ) + … Wₕ",
+    "hc": "diag(o_t tanh′(c_t))",                   # h_t -> c_t, inside one step
+    "ch": "∂c_t/∂h_t−1",                            # c_t -> h_{t-1}: through the i, f, g gates and W_h
+    "hh_lstm": "diag(tanh(c_t) σ′) W_ho",           # h_t -> h_{t-1}: through the output gate
+    "hh_rnn": "diag(1−h_t²) W_h",
+    "hh_gru": "diag(z_t) + … W_h",
 }
 
 DIAGONAL_EDGES = ("cc", "cc_peep", "cc_1997", "hc")

@@ -198,10 +198,10 @@ def plot_exploding(scales=(0.5, 1.0, 2.0, 4.0), steps=50, seeds=5, runs=None, pa
     ncols = 3 if runs else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.6), squeeze=False)
     axes = axes[0]
-    cmap = plt.get_cmap("RdYlBu_r")
+    cmap = plt.get_cmap("coolwarm")
     for k, s in enumerate(scales):
         hs, _ = _norm_curves(kind, steps, 1.0, seed_list, n_in, n_hidden, init, weight_scale=s)
-        _band(axes[0], hs, cmap(0.1 + 0.8 * k / max(1, len(scales) - 1)), f"W$_h$ \u00d7 {s:g}")
+        _band(axes[0], hs, cmap(k / max(1, len(scales) - 1)), f"W$_h$ \u00d7 {s:g}")
     axes[0].set_yscale("log")
     axes[0].set_xlim(0, steps - 1)
     axes[0].set_xlabel("time lag T \u2212 t (steps back from the loss)")
@@ -217,13 +217,22 @@ def plot_exploding(scales=(0.5, 1.0, 2.0, 4.0), steps=50, seeds=5, runs=None, pa
     return _save(fig, path)
 
 
+_CLIP_TOP = 1e6  # the unclipped run climbs to ~1e256: above this it is written, not drawn
+
+
 def _plot_clipping(ax_loss, ax_norm, runs):
-    styles = {None: ("#d62728", "no clipping"), }
     for run in runs:
-        color, name = styles.get(run["clip"], ("#1f77b4", f"clipped at norm {run['clip']:g}"))
+        color, name = (("#d62728", "no clipping") if run["clip"] is None else
+                       ("#1f77b4", f"clipped at norm {run['clip']:g}"))
         steps = np.arange(1, len(run["loss"]) + 1)
         ax_loss.plot(steps, run["loss"], color=color, lw=1.2, label=name)
         ax_norm.plot(steps, run["grad_norm"], color=color, lw=1.0, label=name)
+        for ax, values in ((ax_loss, run["loss"]), (ax_norm, run["grad_norm"])):
+            top = np.nanmax(np.where(np.isfinite(values), values, np.nan))
+            if top > _CLIP_TOP:
+                ax.annotate(f"{name}: up to {top:.1e} (off the scale)", xy=(0.98, 0.96), xycoords="axes fraction",
+                            ha="right", va="top", fontsize=8, color=color,
+                            bbox=dict(boxstyle="round", fc="white", ec=color, alpha=0.9))
         if run["diverged_at"] is not None:
             ax_loss.axvline(run["diverged_at"], color=color, ls=":", lw=1)
             ax_loss.annotate(f"non-finite after {run['diverged_at']} updates", xy=(run["diverged_at"], 0.5),
@@ -238,8 +247,9 @@ def _plot_clipping(ax_loss, ax_norm, runs):
     ax_norm.set_ylabel("\u2016\u2202L/\u2202\u03b8\u2016 before clipping (log)")
     ax_norm.set_title("gradient norm per update")
     for ax in (ax_loss, ax_norm):
+        ax.set_ylim(top=_CLIP_TOP)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="center right")
 
 
 def plot_flows(flows, path="flows.png"):
