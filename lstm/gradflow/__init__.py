@@ -20,12 +20,12 @@ from .cli import add_arguments, main, run_command
 from .diagram import render_unrolled, unrolled_dot
 from .exploding import clipping_run
 from .measure import (DEFAULT_N_HIDDEN, DEFAULT_N_IN, EDGE_LABELS, Kind, gradient_flow, gradient_norms, make_cell,
-                      make_inputs, parse_kind)
+                      make_inputs, mean_gains, parse_kind)
 from .opgraph import op_graph_dot, render_op_graph
 from .plots import plot_ablation, plot_exploding, plot_flows, plot_norms
 from .trained import Trained, read_trained
 
 __all__ = ["EDGE_LABELS", "DEFAULT_N_IN", "DEFAULT_N_HIDDEN", "Kind", "parse_kind", "make_cell", "make_inputs",
-           "gradient_norms", "gradient_flow", "unrolled_dot", "render_unrolled", "op_graph_dot", "render_op_graph",
+           "gradient_norms", "gradient_flow", "mean_gains", "unrolled_dot", "render_unrolled", "op_graph_dot", "render_op_graph",
            "plot_norms", "plot_ablation", "plot_exploding", "plot_flows", "clipping_run", "Trained", "read_trained",
            "add_arguments", "run_command", "main"]

@@ -16,7 +16,7 @@ import numpy as np
 from ..cells import CELLS
 from ..files import check_output_path, nonneg_int, positive_float, positive_int
 from .diagram import check_format, render_unrolled
-from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, gradient_flow, gradient_norms, parse_kind
+from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, gradient_flow, mean_gains, parse_kind
 
 __all__ = ["add_arguments", "run_command", "main"]
 
@@ -145,6 +145,11 @@ def _summary(flows, args, out):
         extra = f"   ||dL/dc_1|| = {fl['norms']['c'][0]:.3e}" if "c" in fl["norms"] else ""
         gates = "".join(f"   mean {g} {np.mean(v):.2f}" for g, v in fl["gates"].items() if g in ("f", "z"))
         out.write(f"  {name:<16} ||dL/dh_1|| = {fl['norms']['h'][0]:.3e}{extra}{gates}\n")
+        if args.checkpoint:  # what training changed: the per-step gain of the carousel and of the loop via h
+            gains = mean_gains(fl)
+            path = next(v for k, v in gains.items() if k.startswith("cc"))
+            out.write(f"  {'':<16} per-step gain: cell path {path:.2f}, c_t -> h_t-1 {gains['ch']:.2f}, "
+                      f"h_t -> c_t {gains['hc']:.2f}\n")
     by_kind = {fl.get("name", fl["kind"]): fl for fl in flows}
     if "rnn" in by_kind and "lstm" in by_kind:
         ratio = by_kind["lstm"]["norms"]["h"][0] / max(by_kind["rnn"]["norms"]["h"][0], np.finfo(float).tiny)
@@ -159,7 +164,7 @@ def _clipping(args, out):
     for run in runs:
         how = "without clipping" if run["clip"] is None else f"clipped at {run['clip']:g}"
         end = (f"non-finite after {run['diverged_at']} updates" if run["diverged_at"] else
-               f"final loss {run['loss'][-1]:.4f}")
+               f"final loss {run['loss'][-1]:.4g}")
         out.write(f"  RNN, W_h x {args.weight_scale:g}, adding T={args.steps}, {how}: largest gradient norm "
                   f"{np.nanmax(run['grad_norm']):.3g}, {end}\n")
     return runs

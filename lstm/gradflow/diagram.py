@@ -106,7 +106,7 @@ def legend(scale) -> str:
             "\u2016\u00b7\u2016: spectral norm of J"),
         row('<FONT POINT-SIZE="10">gain</FONT>',
             "\u2016\u03b4\u00b7J\u2016 / \u2016\u03b4\u2016: the factor by which the edge really scales the "
-            "gradient \u03b4 arriving from the right (gain &lt; 1 on every step: it vanishes)"),
+            "gradient \u03b4 arriving from the right (a product of gains below 1 vanishes, above 1 explodes)"),
         row(gate, "mean gate activations at that step, forward pass (i input, f forget, o output; GRU: r reset, "
                   "z update)"),
         row(band, "the cell path: the constant-error carousel, factor diag(f_t) per step; dashed grey: cut"),
@@ -291,8 +291,8 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
     carry a ``'title'`` and a unique ``'panel'`` id, e.g. for a network before and after training).
     """
     import graphviz
-    cells = [cells] if isinstance(cells, str) else list(cells)
     if flows is None:
+        cells = [cells] if isinstance(cells, str) else list(cells)
         flows = [gradient_flow(k, steps, forget_bias, seed, n_in, n_hidden, init=init, weight_scale=weight_scale)
                  for k in cells]
     n = flows[0]["steps"]

@@ -35,8 +35,8 @@ import minigraph.tensor as T
 
 from ..cells import CELLS, CellKind
 
-__all__ = ["Kind", "parse_kind", "make_cell", "make_inputs", "gradient_norms", "gradient_flow", "EDGE_LABELS",
-           "DEFAULT_N_IN", "DEFAULT_N_HIDDEN"]
+__all__ = ["Kind", "parse_kind", "make_cell", "make_inputs", "gradient_norms", "gradient_flow", "mean_gains",
+           "EDGE_LABELS", "DEFAULT_N_IN", "DEFAULT_N_HIDDEN"]
 
 DEFAULT_N_IN = 4
 DEFAULT_N_HIDDEN = 20
@@ -362,3 +362,12 @@ def gradient_flow(cell_kind, steps=50, forget_bias=1.0, seed=0, n_in=DEFAULT_N_I
                 weight_scale=float(weight_scale), norms={k: np.linalg.norm(g, axis=1) for k, g in grads.items()},
                 grads=grads, gates={k: g[:, 0].mean(axis=1) for k, g in run.gates.items()},
                 edges=_edges(run.kind, grads, blocks, n), loss=run.loss)
+
+
+def mean_gains(flow):
+    """{edge key: geometric mean of the gains of the edges of that kind} for a ``gradient_flow``
+    result: the per-step factor each path applies to the gradient (e.g. ``'cc'``, the carousel)."""
+    by_key = {}
+    for e in flow["edges"]:
+        by_key.setdefault(e["key"], []).append(max(e["gain"], np.finfo(np.float64).tiny))
+    return {k: float(np.exp(np.mean(np.log(v)))) for k, v in by_key.items()}

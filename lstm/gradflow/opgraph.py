@@ -74,7 +74,7 @@ def op_graph_dot(kind="lstm", steps=3, n_in=2, n_hidden=2):
     from minigraph.graphviz import to_dot
     u = unrolled_gradient(kind, steps, n_in, n_hidden)
     path = cell_path(u["grad_c"], u["grad_h"])
-    g = to_dot(u["grad_c0"], name="op_graph", rankdir="LR", mark=path)
+    g = to_dot(u["grad_c0"], name="op_graph", rankdir="TB", mark=path)
     g.attr(label=f"minigraph's gradient graph dL/dc\u2080 of a {steps}-step {CELLS[kind].label} "
                  "(blue: forward ops, purple: gradient ops; gold: the cell-state path, one product with f_t "
                  "per step)", labelloc="t", fontsize="14")

@@ -246,8 +246,10 @@ def _plot_clipping(ax_loss, ax_norm, runs):
     ax_norm.set_xlabel("update")
     ax_norm.set_ylabel("\u2016\u2202L/\u2202\u03b8\u2016 before clipping (log)")
     ax_norm.set_title("gradient norm per update")
-    for ax in (ax_loss, ax_norm):
-        ax.set_ylim(top=_CLIP_TOP)
+    for ax, key in ((ax_loss, "loss"), (ax_norm, "grad_norm")):
+        values = np.concatenate([r[key] for r in runs])
+        low = np.min(values[np.isfinite(values) & (values > 0)], initial=1.0)
+        ax.set_ylim(10.0 ** (math.floor(math.log10(low)) - 0.5), _CLIP_TOP)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, loc="center right")
 
