@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from ..cells import CELLS
+from ..data import DataError
 from ..files import check_output_path, nonneg_int, positive_float, positive_int
 from .diagram import check_format, render_unrolled
 from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, gradient_flow, mean_gains, parse_kind
@@ -101,12 +102,12 @@ def _check_paths(args):
     if args.plot:
         suffix = os.path.splitext(args.plot)[1][1:].lower()
         if suffix not in PLOT_FORMATS:
-            raise ValueError(f"cannot write a plot to {args.plot}: use a .png, .pdf or .svg file")
+            raise DataError(f"cannot write a plot to {args.plot}: use a .png, .pdf or .svg file")
         check_output_path(args.plot, "plot")
         if not args.json and os.path.abspath(args.plot) == os.path.abspath(args.out):
-            raise ValueError(f"--plot and --out are the same file ({args.plot}); give two files")
+            raise DataError(f"--plot and --out are the same file ({args.plot}); give two files")
     if args.checkpoint and args.cell is not None:
-        raise ValueError("--checkpoint draws the checkpoint's own cell; leave out --cell")
+        raise DataError("--checkpoint draws the checkpoint's own cell; leave out --cell")
 
 
 def _cells(args):
@@ -209,7 +210,6 @@ def run_command(args, out=None):
 def main(argv=None):
     """``lstm gradflow ...``: draw / print the gradient flow of RNN and LSTM cells."""
     from ..checkpoint import CheckpointError
-    from ..data import DataError
     parser = add_arguments(argparse.ArgumentParser(
         prog="lstm gradflow",
         description="Why the LSTM's cell state keeps gradients alive: per-step gradient norms of a loss at the "

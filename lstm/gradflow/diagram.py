@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 
+from ..data import DataError
 from ..files import write_atomic
 from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, DIAGONAL_EDGES, EDGE_LABELS, gradient_flow
 
@@ -31,8 +32,9 @@ _SUBSCRIPTS = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\
 ELLIPSIS = "..."
 
 
-class GraphvizFormatError(ValueError):
-    """The output's suffix is not a format Graphviz's ``dot`` writes."""
+class GraphvizFormatError(DataError):
+    """The output's suffix is not a format Graphviz's ``dot`` writes (a ``ValueError``, reported by
+    the ``lstm`` command as one line)."""
 
 
 def subscript(text) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..cells import CELLS
 from ..checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from ..data import DataError
 from ..layers import SequenceModel
 
 __all__ = ["Trained", "read_trained"]
@@ -45,7 +46,11 @@ class Trained:
         if self.task is None:
             return rng.standard_normal((steps, 1, self.after.n_in))
         from ..tasks import _make_batch
-        return np.asarray(_make_batch(self.task, rng, 1, steps)[0], dtype=np.float64)
+        try:
+            return np.asarray(_make_batch(self.task, rng, 1, steps)[0], dtype=np.float64)
+        except ValueError as exc:
+            raise DataError(f"{self.path}: cannot draw {steps} steps of the {self.task} task it was trained on: "
+                            f"{exc}") from None
 
 
 def _model_kwargs(hparams, path):

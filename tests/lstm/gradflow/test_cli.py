@@ -111,3 +111,13 @@ def test_plot_honours_forget_bias_and_gives_peepholes_their_colours(tmp_path, ca
 def test_gradflow_subcommand_of_lstm():
     args = build_parser().parse_args(["gradflow", "--cell", "lstm1997", "--weight-scale", "2", "--clip", "1"])
     assert args.cell == ["lstm1997"] and args.weight_scale == 2.0 and args.clip == 1.0
+
+
+def test_errors_through_the_lstm_command_are_one_line(tmp_path, capsys):
+    from lstm.cli import main as lstm_main
+    for argv, message in ((["--out", str(tmp_path / "x.qqq")], "not a Graphviz format"),
+                          (["--plot", str(tmp_path / "x.qqq")], "use a .png"),
+                          (["--checkpoint", str(tmp_path / "none.npz")], "no checkpoint")):
+        assert lstm_main(["gradflow"] + argv) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
