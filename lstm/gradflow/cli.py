@@ -75,8 +75,9 @@ def add_arguments(parser):
                         help="multiply the recurrent weights W_h by S (default 1; about 3 makes the RNN's "
                              "gradient explode)")
     parser.add_argument("--checkpoint", metavar="FILE",
-                        help="draw the network in FILE (from lstm task ... --checkpoint or lstm stock "
-                             "--checkpoint) before and after training, side by side")
+                        help="draw the one-layer network in FILE (from lstm task ... --checkpoint or lstm stock "
+                             "--checkpoint) before and after training, one panel above the other, on its task's "
+                             "input; its own cell kind and sizes replace --cell, --hidden, --inputs and --init")
     parser.add_argument("--out", default="flow.svg",
                         help="the unrolled diagram; .svg, .png, .pdf ... by suffix (default flow.svg)")
     parser.add_argument("--columns", type=_columns, default=12,
@@ -108,6 +109,8 @@ def _check_paths(args):
             raise DataError(f"--plot and --out are the same file ({args.plot}); give two files")
     if args.checkpoint and args.cell is not None:
         raise DataError("--checkpoint draws the checkpoint's own cell; leave out --cell")
+    if args.checkpoint and args.weight_scale != 1.0:
+        raise DataError("--weight-scale scales freshly drawn weights; it does not apply to --checkpoint")
 
 
 def _cells(args):

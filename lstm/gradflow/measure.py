@@ -161,6 +161,7 @@ class _Probe:
             x = T.tensor3("x", dtype=self.dtype)
             r = T.matrix("r", dtype=self.dtype)
             eps = [T.tensor3(f"eps_{n}", dtype=self.dtype) for n in self.names]
+            # the gates this cell reports, in its order (scan needs the number of outputs up front)
             probe_gates = self._step(T.matrix(dtype=self.dtype), [T.matrix(dtype=self.dtype)] * ns,
                                      [T.matrix(dtype=self.dtype)] * ns)[2]
             self.gate_names = tuple(probe_gates)

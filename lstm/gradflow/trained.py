@@ -97,7 +97,7 @@ def read_trained(path) -> Trained:
         what = f"{task} T={length}" + (f", {int(seen):,} sequences" if isinstance(seen, (int, float)) else "")
     else:
         epoch = meta.get("epoch")
-        what = f"{int(epoch)} epochs" if isinstance(epoch, (int, float)) else "trained"
+        what = f"{int(epoch)} epoch{'' if int(epoch) == 1 else 's'}" if isinstance(epoch, (int, float)) else "trained"
     W = after.head.W.get_value()
     readout = W[:, 0] if W.shape[1] == 1 and np.any(W) else None
     return Trained(path, kind, before.cells[0], after.cells[0], task, int(length) if length else None, what, readout)

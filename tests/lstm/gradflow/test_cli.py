@@ -62,6 +62,7 @@ def test_bad_outputs_fail_before_the_work_in_one_line(tmp_path, capsys, monkeypa
         (["--plot", str(tmp_path / "n.qqq"), "--out", str(tmp_path / "f.svg")], "use a .png, .pdf or .svg"),
         (["--plot", str(tmp_path / "same.svg"), "--out", str(tmp_path / "same.svg")], "the same file"),
         (["--checkpoint", str(tmp_path / "c.npz"), "--cell", "lstm"], "leave out --cell"),
+        (["--checkpoint", str(tmp_path / "c.npz"), "--weight-scale", "2"], "does not apply to --checkpoint"),
     ]
     for argv, message in cases:
         assert gf.main(argv) == 1, argv
