@@ -34,8 +34,8 @@ def test_the_cell_path_is_one_product_with_f_per_step(steps):
 
 
 def test_the_drawn_gradient_is_the_real_one():
-    """The graph drawn computes dL/dc_0: checked against the product of the forget gates plus the h
-    paths, by finite differences of the unrolled forward pass."""
+    """The graph drawn computes dL/dc_0: checked against central finite differences of the same
+    unrolled forward pass."""
     u = unrolled_gradient("lstm", 3)
     xs = sorted((v for v in mg.graph_inputs([u["grad_c0"]]) if v.name and v.name.startswith("x")),
                 key=lambda v: v.name)
