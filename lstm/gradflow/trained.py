@@ -62,6 +62,9 @@ def _model_kwargs(hparams, path):
     if kwargs.get("n_layers", 1) != 1:
         raise CheckpointError(f"checkpoint {path!r} holds {kwargs['n_layers']} recurrent layers; gradflow draws "
                               "one-layer networks")
+    if kwargs.get("arch", "shallow") != "shallow":
+        raise CheckpointError(f"checkpoint {path!r} holds a deep {kwargs['arch']!r} network; gradflow draws "
+                              "one-layer networks")
     if kwargs.get("mode", "stack") != "stack":
         raise CheckpointError(f"checkpoint {path!r} holds a {kwargs['mode']!r} network; gradflow draws plain "
                               "one-layer networks")
