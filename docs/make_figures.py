@@ -45,7 +45,7 @@ def gradflow_rnn_vs_lstm():
 
 def gradflow_all_cells():
     """RNN, GRU, LSTM, the peephole LSTM and the 1997 LSTM without a forget gate, on the same input."""
-    return _diagram("gradflow_all_cells", ("rnn", "gru", "lstm", "peephole", "lstm1997"))
+    return _diagram("gradflow_all_cells", ("rnn", "gru", "lstm", "peephole", "lstm1997"), dpi=66)
 
 
 TRAINED = dict(task="adding", length=20, cell="lstm", forget_bias=0.0, seed=0)  # solved in ~16k sequences
