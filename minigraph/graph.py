@@ -7,8 +7,10 @@ built: rewrites and ``grad`` build new variables and never edit old ones.
 """
 import functools
 import gc
+import itertools
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +64,6 @@ class TensorType:
     @property
     def is_float(self):
         return np.dtype(self.dtype).kind in "fc"
-
-    def with_shape(self, shape):
-        return TensorType(self.dtype, shape)
 
     def accepts_shape(self, shape):
         return len(shape) == self.ndim and all(s is None or s == d for s, d in zip(self.shape, shape))
@@ -210,6 +209,10 @@ class Op:
         fills and returns: "any" (any strides), "contiguous" (C-ordered only) or None."""
         return None
 
+    def generated_sources(self):
+        """{name: source} of code this op generated for itself (a scan's step programs and loops)."""
+        return {}
+
     def perform(self, *inputs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.perform")
 
@@ -350,9 +353,15 @@ class Variable:
         return out
 
 
+class _TensorAPI:
+    """The operators of Variable are minigraph.tensor's functions; tensor binds itself here when imported
+    (the graph layer never imports the layers above it)."""
+
+    module = None
+
+
 def _T():
-    from . import tensor
-    return tensor
+    return _TensorAPI.module
 
 
 class Constant(Variable):
@@ -384,10 +393,13 @@ class Constant(Variable):
 class Container:
     """The storage cell shared between a SharedVariable and every function that reads or updates it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "lock", "order")
+    _created = itertools.count()
 
     def __init__(self, value):
         self.value = value
+        self.lock = threading.Lock()  # held by a function while it reads, computes and writes its updates
+        self.order = next(Container._created)  # the order locks are taken in
 
 
 class SharedVariable(Variable):
@@ -414,7 +426,8 @@ class SharedVariable(Variable):
         arr = self._filter(value)
         if not borrow and arr is value:
             arr = arr.copy()
-        self.container.value = arr
+        with self.container.lock:  # not in the middle of a function's update
+            self.container.value = arr
 
     def clone(self):
         return self
