@@ -15,14 +15,13 @@ import numpy as np
 
 from ..cells import CELLS
 from ..data import DataError
-from ..files import check_output_path, nonneg_int, positive_float, positive_int
-from .diagram import check_format, render_unrolled
+from ..files import PLOT_FORMATS, Output, check_outputs, finite_float, image_path, positive_float, positive_int, seed_int
+from .diagram import DIAGRAM_FORMATS, has_diagram_mark, render_unrolled
 from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, gradient_flow, mean_gains, parse_kind
 
 __all__ = ["add_arguments", "run_command", "main"]
 
 DEFAULT_CELLS = ("rnn", "lstm")
-PLOT_FORMATS = ("png", "pdf", "svg")
 
 
 def _cell_list(text):
@@ -39,16 +38,6 @@ def _cell_list(text):
     return items
 
 
-def _finite_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return value
-
-
 def _columns(text):
     value = positive_int(text)
     if value < 2:
@@ -63,9 +52,9 @@ def add_arguments(parser):
                         help=f"{kinds} | all, or a comma-separated list; '-cut' after an LSTM kind cuts its "
                              "cell path (default: rnn,lstm)")
     parser.add_argument("--steps", type=positive_int, default=50, help="sequence length T (default 50)")
-    parser.add_argument("--forget-bias", type=_finite_float, default=1.0,
+    parser.add_argument("--forget-bias", type=finite_float, default=1.0,
                         help="LSTM forget-gate bias, in the diagram and --plot (default 1.0)")
-    parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of the weights and the input (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and the input (default 0)")
     parser.add_argument("--seeds", type=positive_int, default=5, help="initialisations averaged in --plot (default 5)")
     parser.add_argument("--hidden", type=positive_int, default=DEFAULT_N_HIDDEN, help="hidden units (default 20)")
     parser.add_argument("--inputs", type=positive_int, default=DEFAULT_N_IN, help="input size (default 4)")
@@ -78,14 +67,15 @@ def add_arguments(parser):
                         help="draw the one-layer network in FILE (from lstm task ... --checkpoint or lstm stock "
                              "--checkpoint) before and after training, one panel above the other, on its task's "
                              "input; its own cell kind and sizes replace --cell, --hidden, --inputs and --init")
-    parser.add_argument("--out", default="flow.svg",
+    parser.add_argument("--out", default="flow.svg", type=image_path(DIAGRAM_FORMATS, "diagram"),
                         help="the unrolled diagram; .svg, .png, .pdf ... by suffix (default flow.svg)")
     parser.add_argument("--columns", type=_columns, default=12,
                         help="most time steps drawn in the diagram: with more steps, the first and last "
                              "COLUMNS/2 around an ellipsis (default 12)")
     parser.add_argument("--json", action="store_true",
                         help="print the per-step norms as one JSON object instead of drawing the diagram")
-    parser.add_argument("--plot", metavar="FILE", help="also plot the norms against the lag (.png, .pdf, .svg)")
+    parser.add_argument("--plot", metavar="FILE", type=image_path(PLOT_FORMATS, "plot"),
+                        help="also plot the norms against the lag (.png, .svg, .pdf, .ps, .eps)")
     parser.add_argument("--ablation", action="store_true",
                         help="add the LSTM with its cell path cut (disconnected_grad on c_t-1)")
     parser.add_argument("--clip", type=positive_float, metavar="THETA",
@@ -96,21 +86,16 @@ def add_arguments(parser):
 
 
 def _check_paths(args):
-    """Fail before the work: the outputs' formats and folders, the checkpoint's presence."""
-    if not args.json:
-        check_format(args.out)
-        check_output_path(args.out, "diagram")
-    if args.plot:
-        suffix = os.path.splitext(args.plot)[1][1:].lower()
-        if suffix not in PLOT_FORMATS:
-            raise DataError(f"cannot write a plot to {args.plot}: use a .png, .pdf or .svg file")
-        check_output_path(args.plot, "plot")
-        if not args.json and os.path.abspath(args.plot) == os.path.abspath(args.out):
-            raise DataError(f"--plot and --out are the same file ({args.plot}); give two files")
+    """Fail before the work: the outputs (folders, not inputs, not each other, no file we did not
+    write), the checkpoint's presence, options that do not go together."""
     if args.checkpoint and args.cell is not None:
         raise DataError("--checkpoint draws the checkpoint's own cell; leave out --cell")
     if args.checkpoint and args.weight_scale != 1.0:
         raise DataError("--weight-scale scales freshly drawn weights; it does not apply to --checkpoint")
+    outputs = [] if args.json else [Output(args.out, "diagram", has_diagram_mark)]
+    if args.plot:
+        outputs.append(Output(args.plot, "plot"))
+    check_outputs(outputs, inputs=[args.checkpoint] if args.checkpoint else ())
 
 
 def _cells(args):

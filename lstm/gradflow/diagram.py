@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 import os
 
-from ..data import DataError
-from ..files import write_atomic
+import struct
+import zlib
+
+from ..files import MARK, Output, check_image_suffix, has_mark, write_atomic
 from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, DIAGONAL_EDGES, EDGE_LABELS, gradient_flow
 
-__all__ = ["unrolled_dot", "render_unrolled", "write_picture", "check_format", "columns", "subscript", "legend",
-           "GraphvizFormatError"]
+__all__ = ["unrolled_dot", "render_unrolled", "write_picture", "check_format", "has_diagram_mark", "columns",
+           "subscript", "legend", "DIAGRAM_FORMATS"]
 
 # pale grey-blue (the gradient has died) -> blue -> purple -> red (alive); one scale for all panels
 _RAMP = ("#d9dde3", "#9ab4d6", "#4f79b8", "#6b3fa0", "#c2185b", "#d32f2f")
@@ -30,11 +32,6 @@ _GATE_STYLE = dict(shape="box", style="rounded,filled", fillcolor="#f3f3f3", fon
                    fontcolor="#555555", height="0.22", margin="0.06,0.02")
 _SUBSCRIPTS = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
 ELLIPSIS = "..."
-
-
-class GraphvizFormatError(DataError):
-    """The output's suffix is not a format Graphviz's ``dot`` writes (a ``ValueError``, reported by
-    the ``lstm`` command as one line)."""
 
 
 def subscript(text) -> str:
@@ -329,15 +326,33 @@ def unrolled_dot(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, seed=0, n_in=
 BITMAP_FORMATS = ("png", "jpg", "jpeg", "gif", "bmp")
 
 
+DIAGRAM_FORMATS = ("svg", "png", "pdf")  # what dot writes and we can mark as ours
+
+
 def check_format(path, format=None):
-    """The Graphviz output format of ``path`` (its suffix, or ``format``); a one-line
-    ``GraphvizFormatError`` naming some choices when ``dot`` cannot write it."""
-    import graphviz
+    """The diagram format of ``path`` (its suffix, or ``format``); a one-line ``DataError``
+    naming the choices for any other."""
     fmt = (format or os.path.splitext(str(path))[1][1:]).lower()
-    if fmt not in graphviz.FORMATS:
-        raise GraphvizFormatError(f"cannot write a diagram to {path}: {fmt or 'no suffix'!r} is not a Graphviz "
-                                  "format (use .svg, .png or .pdf)")
+    check_image_suffix(f"{path}" if format is None else f"x.{fmt}", DIAGRAM_FORMATS, "diagram")
     return fmt
+
+
+def _marked(data, fmt):
+    """The rendered bytes with :data:`lstm.files.MARK` in them, so a later run may replace the file:
+    an SVG comment, a PNG text chunk, a PDF comment after the end of the file."""
+    if fmt == "svg":
+        head, _, rest = data.partition(b"\n")
+        return head + f"\n<!-- {MARK} -->\n".encode() + rest
+    if fmt == "png":
+        body = b"tEXt" + b"Software\x00" + MARK.encode()
+        chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+        return data[:33] + chunk + data[33:]  # after the signature (8) and the IHDR chunk (25)
+    return data + f"\n% {MARK}\n".encode()
+
+
+def has_diagram_mark(path) -> bool:
+    """True when ``path`` is a diagram this program wrote (the recogniser before it is replaced)."""
+    return has_mark(path)
 
 
 def render_unrolled(cells=("rnn", "lstm"), steps=50, forget_bias=1.0, path="flow.svg", seed=0, n_in=DEFAULT_N_IN,
@@ -367,8 +382,8 @@ def write_picture(g, path, fmt):
 
     from minigraph.graphviz import INSTALL_HINT
     try:
-        data = g.pipe(format=fmt)
+        data = _marked(g.pipe(format=fmt), fmt)
     except graphviz.ExecutableNotFound:
         raise RuntimeError(INSTALL_HINT) from None
-    write_atomic(str(path), lambda fh: fh.write(data))
+    write_atomic(str(path), lambda fh: fh.write(data), what=Output(str(path), "diagram", has_diagram_mark))
     return path

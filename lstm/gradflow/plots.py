@@ -12,12 +12,11 @@ import math
 import numpy as np
 
 from ..cells import CELLS
-from ..files import write_atomic
+from ..files import save_figure_atomic
 from .measure import DEFAULT_N_HIDDEN, DEFAULT_N_IN, gradient_norms, parse_kind
 
 __all__ = ["plot_norms", "plot_ablation", "plot_exploding", "curve_color"]
 
-_PNG_METADATA = {"Software": None}  # no matplotlib version in the file: regenerating gives the same bytes
 # per kind: shades for increasing forget-gate bias (lighter = smaller bias); one colour for the others
 _SHADES = {
     "lstm": ("#9ecae1", "#3182bd", "#1c5a99", "#08306b"),
@@ -91,12 +90,13 @@ def _finish_axes(axes, steps, lows, cut_curves):
 
 
 def _save(fig, path):
-    """Write the figure atomically (format by suffix) and close it."""
+    """Write the figure with ``lstm.files.save_figure_atomic`` (format by suffix, our mark in its
+    metadata, never over a file this program did not write) and close it."""
     plt = _pyplot()
-    fmt = str(path).rsplit(".", 1)[-1].lower()
-    write_atomic(str(path), lambda fh: fig.savefig(fh, format=fmt, dpi=100,
-                                                   metadata=_PNG_METADATA if fmt == "png" else None))
-    plt.close(fig)
+    try:
+        save_figure_atomic(fig, str(path))
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -36,11 +36,13 @@ def test_json_honours_plot(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--seed", "-1"], "an integer >= 0"),
+    (["--seed", "-1"], "expected a seed"),
+    (["--out", "x.qqq"], "unknown image format .qqq"),
+    (["--plot", "x.qqq"], "unknown image format .qqq"),
     (["--steps", "0"], "a positive integer"),
     (["--columns", "1"], "at least 2"),
     (["--forget-bias", "nan"], "a finite number"),
-    (["--weight-scale", "0"], "a positive number"),
+    (["--weight-scale", "0"], "a positive finite number"),
     (["--cell", "bogus"], "cell kind must be one of"),
 ])
 def test_bad_values_are_refused_by_the_parser(argv, message, capsys):
@@ -54,13 +56,13 @@ def test_bad_outputs_fail_before_the_work_in_one_line(tmp_path, capsys, monkeypa
     def no_work(*args, **kwargs):
         raise AssertionError("the work started before the paths were checked")
     monkeypatch.setattr(gf.cli, "gradient_flow", no_work)
+    (tmp_path / "users.svg").write_text("<svg>the user's own drawing</svg>")
     cases = [
-        (["--out", str(tmp_path / "x.qqq")], "not a Graphviz format"),
         (["--out", str(tmp_path / "missing" / "x.svg")], "does not exist"),
         (["--plot", str(tmp_path / "missing" / "n.png"), "--out", str(tmp_path / "f.svg")], "does not exist"),
         (["--json", "--plot", str(tmp_path / "missing" / "n.png")], "does not exist"),
-        (["--plot", str(tmp_path / "n.qqq"), "--out", str(tmp_path / "f.svg")], "use a .png, .pdf or .svg"),
-        (["--plot", str(tmp_path / "same.svg"), "--out", str(tmp_path / "same.svg")], "the same file"),
+        (["--plot", str(tmp_path / "n.png"), "--out", str(tmp_path / "n.png")], "same file"),
+        (["--out", str(tmp_path / "users.svg")], "refusing to overwrite"),
         (["--checkpoint", str(tmp_path / "c.npz"), "--cell", "lstm"], "leave out --cell"),
         (["--checkpoint", str(tmp_path / "c.npz"), "--weight-scale", "2"], "does not apply to --checkpoint"),
     ]
@@ -116,8 +118,7 @@ def test_gradflow_subcommand_of_lstm():
 
 def test_errors_through_the_lstm_command_are_one_line(tmp_path, capsys):
     from lstm.cli import main as lstm_main
-    for argv, message in ((["--out", str(tmp_path / "x.qqq")], "not a Graphviz format"),
-                          (["--plot", str(tmp_path / "x.qqq")], "use a .png"),
+    for argv, message in ((["--out", str(tmp_path / "missing" / "x.svg")], "does not exist"),
                           (["--checkpoint", str(tmp_path / "none.npz")], "no checkpoint")):
         assert lstm_main(["gradflow"] + argv) == 1
         err = capsys.readouterr().err

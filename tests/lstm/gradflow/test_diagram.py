@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from lstm import gradflow as gf
-from lstm.gradflow.diagram import ELLIPSIS, GraphvizFormatError, check_format, columns, subscript
+from lstm.data import DataError
+from lstm.gradflow.diagram import ELLIPSIS, check_format, columns, has_diagram_mark, subscript
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 
@@ -92,7 +93,7 @@ def test_subscripts_and_formats():
     assert subscript(12) == "\u2081\u2082" and subscript("t") == "t"
     assert check_format("a/b.SVG") == "svg" and check_format("x", format="png") == "png"
     for bad in ("x.qqq", "noext"):
-        with pytest.raises(GraphvizFormatError, match="not a Graphviz format"):
+        with pytest.raises(DataError, match="unknown image format"):
             check_format(bad)
 
 
@@ -122,10 +123,22 @@ def test_svg_text_survives_other_renderers(tmp_path):
 
 
 @needs_dot
-def test_render_png_is_written_atomically(tmp_path):
-    out = tmp_path / "flow.png"
-    out.write_bytes(b"old")
+@pytest.mark.parametrize("fmt", ["svg", "png", "pdf"])
+def test_diagrams_carry_our_mark_and_replace_only_our_own(tmp_path, fmt):
+    out = tmp_path / f"flow.{fmt}"
     gf.render_unrolled(("rnn", "lstm"), steps=20, path=str(out), n_in=3, n_hidden=4)
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(data) < 1_000_000
-    assert [p.name for p in tmp_path.iterdir()] == ["flow.png"]  # no temporary file left
+    first = out.read_bytes()
+    assert has_diagram_mark(str(out)) and len(first) > 5_000
+    if fmt == "png":  # still a valid PNG: cairosvg-free check of the chunk we inserted
+        import zlib
+        assert first[:8] == b"\x89PNG\r\n\x1a\n" and b"tEXtSoftware\x00minigraph-lstm" in first
+        body = first[37:37 + 4 + 8 + 1 + 14]
+        assert int.from_bytes(first[37 + len(body):41 + len(body)], "big") == zlib.crc32(body)
+    gf.render_unrolled(("rnn",), steps=5, path=str(out), n_in=3, n_hidden=4)  # ours: replaced
+    assert out.read_bytes() != first
+    foreign = tmp_path / f"mine.{fmt}"
+    foreign.write_bytes(b"a file the user wrote")
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        gf.render_unrolled(("rnn",), steps=5, path=str(foreign), n_in=3, n_hidden=4)
+    assert foreign.read_bytes() == b"a file the user wrote"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, foreign.name])  # no temporary files
