@@ -295,3 +295,15 @@ def test_minigraph_does_not_import_graphviz_or_sympy():
     code = ("import sys, minigraph, minigraph.graphviz, minigraph.sympy_bridge; "
             "bad = [m for m in ('graphviz', 'sympy') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_dot
+def test_pydotprint_is_theano_s_name_for_render(tmp_path, capsys):
+    x = T.dvector("x")
+    f = mg.function([x], T.tanh(x).sum())
+    out = tmp_path / "f.png"
+    assert mg.printing.pydotprint(f, outfile=str(out), var_with_name_simple=True) == str(out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(out) in capsys.readouterr().out
+    image = mg.printing.pydotprint(T.tanh(x), format="svg", print_output_file=False, return_image=True)
+    assert b"<svg" in image
