@@ -41,8 +41,8 @@ PAPER_SEQUENCES = {
 _RESULT_FIELDS = ("solved", "solved_at", "sequences_seen", "test_correct", "test_error", "test_loss",
                   "chance_correct", "seconds", "curve")
 # the type every field of a resolved TaskConfig has (hidden, sequences and lr are filled in); the
-# fields whose default is None (width) may also be None
-_OPTIONAL_TYPES = {"width": int}
+# fields whose default is None (width, checkpoint) may also be None
+_OPTIONAL_TYPES = {"width": int, "checkpoint": str}
 _CONFIG_TYPES = {f: _OPTIONAL_TYPES.get(f, type(v)) for f, v in asdict(TaskConfig().resolved()).items()}
 
 

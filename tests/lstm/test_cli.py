@@ -393,7 +393,7 @@ def test_arch_usage_errors(csv_file, capsys):
                            (["stock", "--layers", "2", "--arch", "do"], "--arch stacked --depth N"),
                            (["stock", "--sequence"], "--sequence belongs to --tutorial"),
                            (["task", "copy", "--criterion", "paper"], "no paper criterion"),
-                           (["gradflow", "--arch", "dt", "--ablation"], "need the shallow network")):
+                           (["gradflow", "--arch", "dt", "--ablation"], "leave out --arch")):
         code, _, err = run_cli(args, capsys)
         assert_one_line_error(code, err, fragment)
     assert main(["stock", "--arch", "deep"]) == 2
