@@ -3,10 +3,11 @@
     from lstm import SequenceModel, mse, adam, clip_grad_norm, save_checkpoint, load_checkpoint
 
 Modules: ``cells`` (LSTMCell, RNNCell, GRUCell), ``layers`` (Recurrent, Dense, StackedRNN,
-SequenceModel, losses), ``optim`` (optimisers as updates, clipping, schedules), ``checkpoint``
-(atomic .npz checkpoints), ``train`` (the training loop), ``data`` (data sets), ``reference`` (numpy
-reference nets); ``stock``, ``tasks``, ``sweep`` (with ``results``), ``gradflow`` and ``cli`` hold the examples
-and the ``lstm`` command.
+SequenceModel, losses), ``deep`` (Pascanu et al.'s deep RNNs: stacked, deep input, DT, DT(S), DO,
+DOT), ``optim`` (optimisers as updates, clipping, schedules), ``checkpoint`` (atomic .npz
+checkpoints), ``train`` (the training loop), ``data`` (data sets), ``reference`` (numpy reference
+nets); ``stock``, ``tasks``, ``sweep`` (with ``results``), ``gradflow``, ``compare`` and ``cli`` hold
+the examples and the ``lstm`` command.
 """
 from .cells import GRUCell, LSTMCell, RNNCell
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint

@@ -4,6 +4,7 @@
     lstm task adding|temporal-order|copy [--length T] [--cell lstm,peephole,rnn] ...
     lstm sweep [--task adding] [--lengths 10,30,60] [--cells ...] [--seeds 0,1] [--scheduler local] [--results F] ...
     lstm gradflow [--cell rnn,lstm|all] [--steps 50] [--forget-bias 1.0] [--out flow.svg] [--json] [--plot F]
+                  [--weight-scale S] [--clip THETA] [--checkpoint FILE] ...
 
 Also runnable as ``python -m lstm ...``.  Every expected failure (bad data, a
 checkpoint that does not fit, an unwritable output path, ...) is reported as
@@ -81,6 +82,23 @@ def _name_list(choices):
     return parse
 
 
+def _arch_options(p, multiple=False) -> None:
+    """``--arch``, ``--depth``, ``--width``: Pascanu et al.'s deep constructions (lstm/deep.py)."""
+    from .deep import ARCHS
+
+    names = ", ".join(f"{a.name} ({a.paper})" for a in ARCHS.values())
+    if multiple:
+        p.add_argument("--arch", type=_name_list(tuple(ARCHS)), default=["shallow"], metavar="NAME[,NAME]",
+                       help=f"comma-separated deep constructions to compare: {names} (default shallow)")
+    else:
+        p.add_argument("--arch", choices=tuple(ARCHS), default="shallow", metavar="NAME",
+                       help=f"deep construction: {names} (default shallow; see docs/lstm.md)")
+    p.add_argument("--depth", type=positive_int, default=2,
+                   help="layers on the path --arch makes deep, the cell or readout included (default 2)")
+    p.add_argument("--width", type=positive_int,
+                   help="width of the intermediate layers of --arch (default: the hidden size)")
+
+
 # ---------------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-close", action="store_true",
                    help="built-in data: use the raw close instead of the split-adjusted close")
     p.add_argument("--tutorial", action="store_true", help="reproduce the seed tutorial (see above)")
+    p.add_argument("--sequence", action="store_true",
+                   help="with --tutorial: feed each window as a sequence of prices (one per step) instead of "
+                        "one step, so that recurrence, the forget gate and peepholes act (docs/questions.md)")
     p.add_argument("--log-iterations", action="store_true",
                    help="tutorial: print the seed's 'iteration N: error' line every 10 samples (default: "
                         "a summary only)")
@@ -119,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=positive_int, help="hidden units per layer (default 32; tutorial 20)")
     p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
     p.add_argument("--peephole", action="store_true", help="LSTM with peephole connections")
+    _arch_options(p)
     p.add_argument("--lr", type=positive_float, help="learning rate (default 0.003 Adam; tutorial 0.01 SGD)")
     p.add_argument("--epochs", type=positive_int,
                    help="maximum epochs (default 30, early stopping usually ends sooner; tutorial: passes, 1)")
@@ -160,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimal sequence length / delay T (default 30; at least "
                         + ", ".join(f"{n} for {t}" for t, n in MIN_LENGTH.items()) + ")")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 to 2**32-1 (default 0)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="write the trained network to PATH (one --cell only), e.g. for lstm gradflow --checkpoint")
+    _arch_options(p)
     _mode_option(p)
     p.set_defaults(func=cmd_task)
 
@@ -188,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the tables (every run in --results, else this grid's) to FILE")
     p.add_argument("--tables-only", action="store_true",
                    help="run nothing: only render the tables of every run in --results")
+    _arch_options(p, multiple=True)
     _mode_option(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -198,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per-step gradient norms of a loss at the last step, computed by minigraph's backward "
                     "scan, drawn as an unrolled diagram (--out), printed as JSON (--json) or plotted (--plot).")
     gradflow.add_arguments(p)
+    _arch_options(p)
     p.set_defaults(func=gradflow.run_command)
     return parser
 
@@ -244,12 +271,32 @@ def _task_options(p, cell_choices) -> None:
                    help="check the test set every N training sequences (default 2048)")
     p.add_argument("--forget-bias", type=finite_float, default=3.0,
                    help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
+    p.add_argument("--criterion", choices=("argmax", "paper"), default="argmax",
+                   help="temporal-order: a sequence is correct when the largest output is the right class "
+                        "(argmax, default) or, as in the 1997 paper, when every output is within 0.3 of its target")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
 
 
 # ---------------------------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------------------------
+
+
+def _arch_spec(args) -> tuple:
+    """(arch, depth, width) from --arch/--depth/--width; ``lstm stock --layers N`` is ``--arch stacked --depth N``."""
+    arch, depth = args.arch, args.depth
+    if getattr(args, "layers", 1) > 1:
+        if arch not in ("shallow", "stacked"):
+            raise CLIError(f"--layers {args.layers} stacks layers; it cannot be combined with --arch {arch} "
+                           "(use --arch stacked --depth N)")
+        arch, depth = "stacked", args.layers
+    if arch != "shallow" and depth < 2:
+        raise CLIError(f"--arch {arch} needs --depth 2 or more (depth 1 is the shallow network)")
+    if arch == "shallow":
+        for flag, given, default in (("--depth", args.depth, 2), ("--width", args.width, None)):
+            if given != default:
+                raise CLIError(f"{flag} needs a deep --arch (stacked, deep-input, dt, dts, do, dot)")
+    return arch, depth, args.width
 
 
 def _say(line: str = "") -> None:
@@ -282,12 +329,16 @@ def cmd_stock(args) -> int:
                 label = f"{args.symbol.upper()} {'raw' if args.raw_close else 'adjusted'} close"
             xl, yl = tutorial_pairs(prices, n_in)
             x, y = xl, yl
+        arch, depth, width = _arch_spec(args)
         stock.run_tutorial(x, y, hidden=args.hidden or 20, lr=args.lr or 0.01, passes=args.epochs or 1,
-                           cell=args.cell, layers=args.layers, peephole=args.peephole,
+                           cell=args.cell, arch=arch, depth=depth, width=width, peephole=args.peephole,
+                           sequence=args.sequence,
                            seed=1234 if args.seed is None else args.seed, out_path=out,
                            quiet=args.quiet, label=label, out=_say, every=10 if args.log_iterations else None,
                            source=args.csv or args.legacy_pickle)
     else:
+        if args.sequence:
+            raise CLIError("--sequence belongs to --tutorial (the default mode always reads sequences)")
         if args.log_iterations:
             raise CLIError("--log-iterations needs --tutorial (the default mode reports per epoch)")
         if args.peephole and args.cell != "lstm":
@@ -295,8 +346,9 @@ def cmd_stock(args) -> int:
         series = stock.load_series(symbol=args.symbol, csv=args.csv, date_col=args.date_col,
                                    price_col=args.price_col, legacy_pickle=args.legacy_pickle,
                                    adjusted=not args.raw_close)
+        arch, depth, width = _arch_spec(args)
         cfg = stock.ForecastConfig(
-            cell=args.cell, hidden=args.hidden or 32, layers=args.layers, peephole=args.peephole,
+            cell=args.cell, hidden=args.hidden or 32, arch=arch, depth=depth, width=width, peephole=args.peephole,
             lr=args.lr or 3e-3, epochs=args.epochs or 30, batch_size=args.batch_size,
             window=args.window or 20, patience=args.patience, clip=None if args.no_clip else args.clip,
             lr_drop=args.lr_drop, lr_every=args.lr_every,
@@ -307,19 +359,30 @@ def cmd_stock(args) -> int:
     return 0
 
 
+def _check_criterion(args, tasks) -> None:
+    if args.criterion == "paper" and "copy" in tasks:
+        raise CLIError("--criterion paper: the copy task is not in the 1997 paper, so it has no paper criterion")
+
+
 def cmd_task(args) -> int:
     from .memory import check_model_fits
     from .tasks import MIN_LENGTH, TaskConfig, format_results_table, run_task, task_defaults
 
+    _check_criterion(args, [args.task])
+    if args.checkpoint and len(args.cell) != 1:
+        raise CLIError(f"--checkpoint holds one network: give one --cell, not {','.join(args.cell)}")
     if args.length < MIN_LENGTH[args.task]:
         raise CLIError(f"--length {args.length} is too short for the {args.task} task: it needs at least "
                        f"{MIN_LENGTH[args.task]}")
     check_model_fits(args.hidden or task_defaults(args.task)["hidden"], n_in=8, n_out=8)
     results = []
+    arch, depth, width = _arch_spec(args)
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
                          sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias,
+                         arch=arch, depth=depth, width=width, criterion=args.criterion,
+                         checkpoint=args.checkpoint)
         res = run_task(cfg, progress=None if args.quiet else sys.stderr)
         _say(res.summary())
         results.append(res)
@@ -341,10 +404,14 @@ def cmd_sweep(args) -> int:
         scheduler = check_scheduler(args.scheduler)
     except ValueError as exc:
         raise CLIError(f"--scheduler: {exc}") from None
+    _check_criterion(args, [args.task])
+    if any(a != "shallow" for a in args.arch) and args.depth < 2:
+        raise CLIError("a deep --arch needs --depth 2 or more (depth 1 is the shallow network)")
     try:
-        configs = build_grid(args.task, args.lengths, args.cells, args.seeds, hidden=args.hidden,
-                             sequences=args.sequences, batch_size=args.batch_size, lr=args.lr,
-                             test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+        configs = [cfg for arch in args.arch for cfg in build_grid(
+            args.task, args.lengths, args.cells, args.seeds, hidden=args.hidden, sequences=args.sequences,
+            batch_size=args.batch_size, lr=args.lr, test_size=args.test_size, eval_every=args.eval_every,
+            forget_bias=args.forget_bias, arch=arch, depth=args.depth, width=args.width, criterion=args.criterion)]
     except GridError as exc:
         raise CLIError(f"--{exc.option}: {exc}") from None
     try:

@@ -14,14 +14,24 @@ import numpy as np
 import minigraph as theano
 import minigraph.tensor as T
 
-from .cells import GRUCell, LSTMCell, RNNCell, make_rng
+from .cells import CELLS, cell_kind, make_rng
 
 __all__ = ["Recurrent", "Dense", "StackedRNN", "SequenceModel", "make_cell", "CELLS", "MODES", "HEADS",
            "mse", "cross_entropy", "binary_cross_entropy"]
 
-CELLS = {"lstm": LSTMCell, "rnn": RNNCell, "gru": GRUCell}
-MODES = ("stack", "skip", "deep_output")
+MODES = ("stack", "input_to_all", "all_to_output")
+# earlier names, refused with a pointer to what they were (they were misnamed: "skip" is not
+# Pascanu's shortcut and "deep_output" is not Pascanu's deep output)
+RENAMED_MODES = {"skip": "input_to_all", "deep_output": "all_to_output"}
 HEADS = ("many_to_one", "many_to_many")
+
+
+def _check_mode(mode):
+    if mode in RENAMED_MODES:
+        raise ValueError(f"mode {mode!r} was renamed {RENAMED_MODES[mode]!r}; for Pascanu et al.'s shortcut and "
+                         f"deep output see lstm.deep (arch='dts', 'do')")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
 def _as_list(x):
@@ -124,35 +134,36 @@ class Dense:
 
 
 class StackedRNN:
-    """Deep RNNs from Pascanu, Gulcehre, Cho & Bengio (2013), "How to construct deep RNNs".
+    """Recurrent layers stacked on top of each other (the sRNN of Pascanu et al. 2014 and two
+    older variants of it; the other deep constructions are in :mod:`lstm.deep`).
 
     ``mode``:
 
-    * ``"stack"`` (stacked RNN, their sRNN): layer k reads layer k-1's h sequence; layer 0 reads
-      the input.  Needs ``cells[k].n_in == cells[k-1].n_hidden``.  Output: the top layer's h.
-    * ``"skip"`` (shortcut connections from the input): layer k > 0 reads the concatenation
-      ``[h_{k-1}, x]`` along the features, so ``cells[k].n_in == cells[k-1].n_hidden + n_input``.
-      Output: the top layer's h.
-    * ``"deep_output"`` (every layer feeds the output, their DO-RNN-style readout): wired as
-      "stack", but the output is the concatenation ``[h_0, h_1, ..., h_{L-1}]`` of all layers'
-      h sequences, so the head sees every level of abstraction (``output_size`` = sum of H).
+    * ``"stack"`` (stacked RNN, Pascanu's sRNN): layer k reads layer k-1's h sequence; layer 0
+      reads the input.  Needs ``cells[k].n_in == cells[k-1].n_hidden``.  Output: the top layer's h.
+    * ``"input_to_all"`` (Graves 2013's skip connections from the input to every hidden layer):
+      layer k > 0 reads the concatenation ``[h_{k-1}, x]`` along the features, so
+      ``cells[k].n_in == cells[k-1].n_hidden + n_input``.  Output: the top layer's h.
+    * ``"all_to_output"`` (Graves 2013's connections from every hidden layer to the output):
+      wired as "stack", but the output is the concatenation ``[h_0, h_1, ..., h_{L-1}]`` of all
+      layers' h sequences (``output_size`` = sum of H).  This is *not* Pascanu's deep output
+      (DO-RNN, an MLP between h and y: ``arch="do"`` in :mod:`lstm.deep`).
 
     ``stacked(X, mask=None)`` returns the output sequence (T, B, output_size);
     ``stacked.run(X, mask=None)`` returns, per layer, the list of that layer's state sequences.
     """
 
     def __init__(self, cells, mode="stack", batch_first=False):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        _check_mode(mode)
         self.cells = list(cells)
         if not self.cells:
             raise ValueError("StackedRNN needs at least one cell")
         self.mode, self.batch_first = mode, batch_first
         self.n_in = self.cells[0].n_in
         for k in range(1, len(self.cells)):
-            want = self.cells[k - 1].n_hidden + (self.n_in if mode == "skip" else 0)
+            want = self.cells[k - 1].n_hidden + (self.n_in if mode == "input_to_all" else 0)
             if self.cells[k].n_in != want:
-                what = "n_hidden of layer %d" % (k - 1) + (" + n_in of the input" if mode == "skip" else "")
+                what = "n_hidden of layer %d" % (k - 1) + (" + n_in of the input" if mode == "input_to_all" else "")
                 raise ValueError(f"{mode} mode: layer {k} ({self.cells[k].name}) has n_in={self.cells[k].n_in}, "
                                  f"but it reads {want} features ({what})")
         self.layers = [Recurrent(c) for c in self.cells]
@@ -163,7 +174,7 @@ class StackedRNN:
 
     @property
     def output_size(self):
-        if self.mode == "deep_output":
+        if self.mode == "all_to_output":
             return sum(c.n_hidden for c in self.cells)
         return self.cells[-1].n_hidden
 
@@ -178,7 +189,7 @@ class StackedRNN:
         h0 = [None] * len(self.layers) if h0 is None else list(h0)
         results, inp = [], X
         for k, layer in enumerate(self.layers):
-            if k > 0 and self.mode == "skip":
+            if k > 0 and self.mode == "input_to_all":
                 inp = T.concatenate([inp, T.cast(X, inp.dtype)], axis=2)
             states = layer(inp, mask=mask, h0=h0[k])
             results.append(states)
@@ -189,22 +200,21 @@ class StackedRNN:
 
     def __call__(self, X, mask=None, h0=None):
         per_layer = self.run(X, mask, h0)
-        if self.mode == "deep_output":
+        if self.mode == "all_to_output":
             return T.concatenate([states[0] for states in per_layer], axis=2)
         return per_layer[-1][0]
 
 
 def make_cell(cell, n_in, n_hidden, peephole=False, forget_bias=1.0, init="glorot", rng=None, dtype=None,
               name=None):
-    """A cell by kind name ("lstm", "rnn", "gru"); peephole / forget_bias apply to the LSTM only."""
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
-    if cell == "lstm":
-        return LSTMCell(n_in, n_hidden, peephole=peephole, forget_bias=forget_bias, init=init, rng=rng,
-                        dtype=dtype, name=name or "lstm")
-    if peephole:
-        raise ValueError(f"peephole connections exist only for the LSTM, not for cell={cell!r}")
-    return CELLS[cell](n_in, n_hidden, init=init, rng=rng, dtype=dtype, name=name or cell)
+    """A cell by kind name (a key of ``lstm.cells.CELLS``); ``peephole=True`` turns "lstm" into
+    "peephole"; forget_bias applies to the cells with a forget gate only."""
+    kind = cell_kind(cell)
+    if peephole and cell != "peephole":
+        if cell != "lstm":
+            raise ValueError(f"peephole connections exist only for the LSTM, not for cell={cell!r}")
+        kind = CELLS["peephole"]
+    return kind.make(n_in, n_hidden, forget_bias=forget_bias, init=init, rng=rng, dtype=dtype, name=name or cell)
 
 
 class SequenceModel:
@@ -216,6 +226,11 @@ class SequenceModel:
     ``init="tutorial", seed=1234, forget_bias=0.0`` a one-layer LSTM holds exactly the seed
     tutorial's initial weights.
 
+    ``arch`` / ``depth`` / ``widths``: one of Pascanu et al.'s deep constructions (``lstm.deep``:
+    "stacked", "deep-input", "dt", "dts", "do", "dot"); the default "shallow" is the plain
+    network, which ``n_layers`` and ``mode`` can still stack (``lstm.layers.StackedRNN``'s modes).
+    ``arch="stacked", depth=N`` is ``n_layers=N, mode="stack"``.
+
     ``build(X, mask=None)``: X (T, B, n_in) (or (B, T, n_in) with ``batch_first``) ->
     predictions: ``head="many_to_one"``: (B, n_out) from the last step (with a mask, the last
     real step of each sequence, since padded steps carry the state over); ``"many_to_many"``:
@@ -224,9 +239,19 @@ class SequenceModel:
     """
 
     def __init__(self, cell="lstm", n_in=1, n_hidden=20, n_out=1, n_layers=1, peephole=False, forget_bias=1.0,
-                 mode="stack", head="many_to_one", init="glorot", seed=0, dtype=None, batch_first=False):
+                 mode="stack", head="many_to_one", init="glorot", seed=0, dtype=None, batch_first=False,
+                 arch="shallow", depth=2, widths=None):
+        from .deep import DeepRNN, DeepSpec  # deep builds on this module's layers
+
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        _check_mode(mode)
+        spec = DeepSpec(arch, depth, widths)
+        if arch != "shallow" and (n_layers != 1 or mode != "stack"):
+            raise ValueError(f"arch={arch!r} builds its own layers: leave n_layers=1 and mode='stack' "
+                             f"(for stacked layers use arch='stacked', depth=N)")
+        if arch == "stacked":
+            n_layers = spec.effective_depth
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
         hidden = list(n_hidden) if isinstance(n_hidden, (list, tuple)) else [n_hidden] * n_layers
@@ -235,30 +260,42 @@ class SequenceModel:
         self.cell_kind, self.n_in, self.n_out, self.n_layers = cell, int(n_in), int(n_out), int(n_layers)
         self.n_hidden = n_hidden if isinstance(n_hidden, int) else [int(h) for h in hidden]
         self.peephole, self.forget_bias, self.mode, self.head_kind = bool(peephole), float(forget_bias), mode, head
-        self.init, self.seed, self.batch_first = init, seed, bool(batch_first)
+        self.init, self.seed, self.batch_first, self.spec = init, seed, bool(batch_first), spec
         self.dtype = np.dtype(dtype or theano.config.floatX).name
         rng = make_rng(seed, init)
+        if arch == "shallow":
+            self.stack = self._stacked(cell, hidden, rng)
+            self.cells, n_features = self.stack.cells, self.stack.output_size
+        else:
+            self.stack = DeepRNN(spec, cell, self.n_in, hidden, self.peephole, self.forget_bias, init, rng,
+                                 self.dtype)
+            self.cells, n_features = self.stack.cells, self.stack.n_features
+        self.head = Dense(n_features, self.n_out, rng=rng, name="out", init=init, dtype=self.dtype)
+
+    def _stacked(self, cell, hidden, rng):
         cells, n_prev = [], self.n_in
         for k, h in enumerate(hidden):
-            n_k = n_prev + (self.n_in if mode == "skip" and k > 0 else 0)
-            cells.append(make_cell(cell, n_k, h, peephole, forget_bias, init, rng, self.dtype, name=f"{cell}{k}"))
+            n_k = n_prev + (self.n_in if self.mode == "input_to_all" and k > 0 else 0)
+            cells.append(make_cell(cell, n_k, h, self.peephole, self.forget_bias, self.init, rng, self.dtype,
+                                   name=f"{cell}{k}"))
             n_prev = h
-        self.stack = StackedRNN(cells, mode=mode)
-        self.cells = cells
-        self.head = Dense(self.stack.output_size, self.n_out, rng=rng, name="out", init=init, dtype=self.dtype)
+        return StackedRNN(cells, mode=self.mode)
 
     @property
     def params(self):
         return self.stack.params + self.head.params
 
     def hparams(self):
-        return {"cell": self.cell_kind, "n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out,
-                "n_layers": self.n_layers, "peephole": self.peephole, "forget_bias": self.forget_bias,
-                "mode": self.mode, "head": self.head_kind, "init": self.init, "seed": self.seed,
-                "dtype": self.dtype, "batch_first": self.batch_first}
+        hp = {"cell": self.cell_kind, "n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out,
+              "n_layers": self.n_layers, "peephole": self.peephole, "forget_bias": self.forget_bias,
+              "mode": self.mode, "head": self.head_kind, "init": self.init, "seed": self.seed,
+              "dtype": self.dtype, "batch_first": self.batch_first}
+        if self.spec.arch != "shallow":  # shallow models keep the keys they always had
+            hp.update(self.spec.hparams())
+        return hp
 
     def features(self, X, mask=None):
-        """The stack's output sequence, time-major (T, B, output_size)."""
+        """What the head reads, time-major (T, B, n_features)."""
         X = T.as_tensor_variable(X)
         if self.batch_first:
             X = X.dimshuffle(1, 0, 2)

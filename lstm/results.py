@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, fields
 
 from .data import DataError
 from .files import write_atomic
-from .tasks import TaskConfig, TaskResult, cell_label, format_results_table
+from .deep import arch_label
+from .tasks import TaskConfig, TaskResult, format_results_table, model_label
 from .train import format_seconds
 
 __all__ = ["FORMAT", "RunRecord", "ResultsFile", "is_results_file", "run_key", "render_tables", "PAPER_SEQUENCES"]
@@ -39,8 +40,10 @@ PAPER_SEQUENCES = {
 
 _RESULT_FIELDS = ("solved", "solved_at", "sequences_seen", "test_correct", "test_error", "test_loss",
                   "chance_correct", "seconds", "curve")
-# the type every field of a resolved TaskConfig has (hidden, sequences and lr are filled in)
-_CONFIG_TYPES = {f: type(v) for f, v in asdict(TaskConfig().resolved()).items()}
+# the type every field of a resolved TaskConfig has (hidden, sequences and lr are filled in); the
+# fields whose default is None (width, checkpoint) may also be None
+_OPTIONAL_TYPES = {"width": int, "checkpoint": str}
+_CONFIG_TYPES = {f: _OPTIONAL_TYPES.get(f, type(v)) for f, v in asdict(TaskConfig().resolved()).items()}
 
 
 def run_key(config: TaskConfig) -> str:
@@ -107,6 +110,8 @@ def _check_config(config) -> TaskConfig:
         raise ValueError(f"config has unknown fields {sorted(unknown)}")
     for name, value in config.items():
         wanted = _CONFIG_TYPES[name]
+        if value is None and name in _OPTIONAL_TYPES:
+            continue
         ok = _is_number(value) if wanted is float else (isinstance(value, wanted) and not isinstance(value, bool))
         if not ok:
             raise ValueError(f"config field {name} must be {wanted.__name__}, got {value!r}")
@@ -220,9 +225,11 @@ def _settings(cfg: TaskConfig) -> tuple:
 
 def _heading(cfg: TaskConfig, records) -> str:
     cpu = sum(r.cpu_seconds for r in records)
-    return (f"Task: {cfg.task}; budget {cfg.sequences:,} training sequences per run, batch {cfg.batch_size}, "
+    deep = "" if cfg.arch == "shallow" else f"{arch_label(cfg.arch, cfg.depth)}, "
+    rule = f"correct by {cfg.criterion}, " if cfg.task == "temporal-order" else ""
+    return (f"Task: {cfg.task}; {deep}budget {cfg.sequences:,} training sequences per run, batch {cfg.batch_size}, "
             f"Adam lr {cfg.lr}, gradient-norm clip {cfg.clip}, hidden {cfg.hidden}, "
-            f"LSTM forget-gate bias {cfg.forget_bias}, {cfg.test_size} test sequences, check every "
+            f"LSTM forget-gate bias {cfg.forget_bias}, {rule}{cfg.test_size} test sequences, check every "
             f"{cfg.eval_every} sequences; {len(records)} runs, {format_seconds(cpu)} of CPU time in all.")
 
 
@@ -240,9 +247,11 @@ def summary_table(records) -> list[str]:
         mean = f"{sum(until) / len(until):,.0f}" if until else "-"
         span = f"{min(until):,}–{max(until):,}" if len(until) > 1 else (f"{until[0]:,}" if until else "-")
         paper = PAPER_SEQUENCES.get((task, length))
-        paper_text = f"{paper:,}" if paper and cell in ("lstm", "peephole") else "-"
+        shallow = recs[0].result.config.arch == "shallow"
+        paper_text = f"{paper:,}" if paper and shallow and cell in ("lstm", "peephole") else "-"
         wall = sum(r.result.seconds for r in recs) / len(recs)
-        lines.append(f"| {task} | {length} | {cell_label(cell)} | {len(until)}/{len(recs)} | {mean} | {span} | "
+        label = model_label(recs[0].result.config)
+        lines.append(f"| {task} | {length} | {label} | {len(until)}/{len(recs)} | {mean} | {span} | "
                      f"{paper_text} | {format_seconds(wall)} |")
     return lines
 

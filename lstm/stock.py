@@ -35,6 +35,7 @@ import minigraph as theano
 import minigraph.tensor as T
 
 from . import data as _data
+from .cells import CELLS
 from .data import DataError
 from .checkpoint import checkpoint_output, read_checkpoint
 from .files import Output, check_outputs, check_plot_format, save_figure_atomic
@@ -310,7 +311,10 @@ def _new_figure(**kwargs):
 class ForecastConfig:
     cell: str = "lstm"
     hidden: int = 32
-    layers: int = 1
+    layers: int = 1                # stacked layers (the same as arch="stacked", depth=layers)
+    arch: str = "shallow"          # lstm.deep.ARCHS
+    depth: int = 2
+    width: int | None = None
     peephole: bool = False
     lr: float = 3e-3
     epochs: int = 30
@@ -345,9 +349,12 @@ class ForecastResult:
 
 
 def _model_name(cfg: ForecastConfig) -> str:
-    kind = {"lstm": "peephole LSTM" if cfg.peephole else "LSTM", "rnn": "RNN", "gru": "GRU"}[cfg.cell]
+    from .deep import arch_label
+
+    kind = CELLS["peephole" if cfg.peephole and cfg.cell == "lstm" else cfg.cell].label
     size = f"{cfg.layers} layers x {cfg.hidden} units" if cfg.layers > 1 else f"{cfg.hidden} units"
-    return f"{kind} ({size})"
+    deep = "" if cfg.arch == "shallow" else f", {arch_label(cfg.arch, cfg.depth)}"
+    return f"{kind} ({size}{deep})"
 
 
 def _fmt_date(d) -> str:
@@ -385,7 +392,7 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
     ys = scaler.transform(w.y)[:, None]
 
     model = SequenceModel(cfg.cell, n_in=1, n_hidden=cfg.hidden, n_out=1, n_layers=cfg.layers,
-                          peephole=cfg.peephole, seed=cfg.seed)
+                          peephole=cfg.peephole, seed=cfg.seed, arch=cfg.arch, depth=cfg.depth, widths=cfg.width)
     X_sym, y_sym = T.tensor3("X"), T.matrix("y")
     pred_sym = model.build(X_sym)
     trainer = Trainer([X_sym, y_sym], mse(pred_sym, y_sym), model.params, optimizer="adam", lr=cfg.lr,
@@ -532,6 +539,8 @@ class TutorialResult:
     running: np.ndarray          # running RMSE e after each sample
     persistence_running: np.ndarray
     seconds: float
+    untouched: list = field(default_factory=list)  # parameters (or gate blocks) training never changed
+    ablations: dict = field(default_factory=dict)  # what -> mean |change of the prediction| when it is cut
     plot: str | None = None
 
 
@@ -544,10 +553,75 @@ def tutorial_running_rmse(costs, e0: float = 1.0) -> np.ndarray:
     return out
 
 
+def untouched_parameters(model, before: dict) -> list[str]:
+    """Names of the parameters -- and of the LSTM gate blocks of fused ones -- still exactly equal to
+    ``before`` (name -> initial value): the parts of the network that training never reached."""
+    blocks = {}
+    for c in model.cells:
+        gates = getattr(c, "GATES", None)
+        for p in c.params:
+            if gates and p.get_value().shape[-1] == len(gates) * c.n_hidden:
+                blocks[p.name] = (gates, c.n_hidden)
+    out = []
+    for p in model.params:
+        now, then = p.get_value(), before[p.name]
+        if np.array_equal(now, then):
+            out.append(p.name)
+        elif p.name in blocks:
+            gates, H = blocks[p.name]
+            out += [f"{p.name}[{g}]" for k, g in enumerate(gates)
+                    if np.array_equal(now[..., k * H:(k + 1) * H], then[..., k * H:(k + 1) * H])]
+    return out
+
+
+def _lstm_ablations(model):
+    """(what, [{param: value with that part cut}]) for the trained LSTM layers of ``model``: the
+    forget gate closed (layers that have one), ``W_h`` zeroed, the i/f peepholes zeroed."""
+    cells = [c for c in model.cells if getattr(c, "GATES", None) and "g" in c.GATES]
+    gated = [c for c in cells if "f" in c.GATES]
+
+    def closed_forget(c):
+        f, b = c.GATES.index("f"), c.b.get_value().copy()
+        b[f * c.n_hidden:(f + 1) * c.n_hidden] = -1e4  # sigm(-1e4) == 0: c_t = i * g, nothing carried over
+        return {c.b: b}
+
+    def zeroed(c, names):
+        return {getattr(c, n): np.zeros_like(getattr(c, n).get_value()) for n in names if hasattr(c, n)}
+
+    out = []
+    if gated:
+        out.append(("forget gate closed (f = 0)", [closed_forget(c) for c in gated]))
+    if cells:
+        out.append(("recurrent weights W_h = 0", [zeroed(c, ["W_h"]) for c in cells]))
+    if cells and all(c.peephole for c in cells):
+        out.append(("i/f peepholes = 0", [zeroed(c, ["p_i", "p_f"]) for c in cells]))
+    return out
+
+
+def ablation_effects(model, predict, inputs) -> dict:
+    """Mean |change of the prediction| over ``inputs`` when a part of the trained LSTM is cut out
+    (forget gate closed, recurrent weights zeroed, i/f peepholes zeroed); parameters are restored."""
+    base = np.array([predict(u) for u in inputs])
+    effects = {}
+    for what, changes in _lstm_ablations(model):
+        saved = {p: p.get_value() for ch in changes for p in ch}
+        try:
+            for ch in changes:
+                for p, v in ch.items():
+                    p.set_value(v)
+            cut = np.array([predict(u) for u in inputs])
+        finally:
+            for p, v in saved.items():
+                p.set_value(v)
+        effects[what] = float(np.mean(np.abs(cut - base)))
+    return effects
+
+
 def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell: str = "lstm",
                  layers: int = 1, peephole: bool = False, seed: int = 1234, out_path: str | None = None,
                  quiet: bool = False, label: str = "", out=print, every: int | None = None,
-                 source: str | None = None) -> TutorialResult:
+                 source: str | None = None, sequence: bool = False, arch: str = "shallow", depth: int = 2,
+                 width: int | None = None) -> TutorialResult:
     """The seed tutorial's training loop (see the module doc); returns the per-sample costs.
 
     With the defaults the network starts from exactly the tutorial's weights
@@ -555,6 +629,11 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
     costs match ``lstm.reference.tutorial_lstm_sgd_costs``.  ``every=10`` prints the seed's
     ``iteration j: sqrt(cost)`` line every 10 samples; by default only the summary is printed.
     ``source`` is the input file, which the plot may not overwrite.
+
+    The tutorial feeds each row of ``n_in`` prices as ONE step: a length-1 sequence, so the state
+    before it is always zero (``h_0 = c_0 = 0``), the recurrent weights, the forget gate and the
+    i/f peepholes never act, and the report lists them as untouched.  ``sequence=True`` feeds the
+    same row as ``n_in`` steps of one price each -- the same data and loop, but now a recurrent net.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -563,20 +642,22 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
         check_outputs([Output(out_path, "plot")], [source])
     n_in = x.shape[1]
     check_model_fits(hidden, layers, n_in)
-    model = SequenceModel(cell, n_in=n_in, n_hidden=hidden, n_out=1, n_layers=layers, peephole=peephole,
-                          forget_bias=0.0, init="tutorial", seed=seed)
+    steps, feats = (n_in, 1) if sequence else (1, n_in)
+    model = SequenceModel(cell, n_in=feats, n_hidden=hidden, n_out=1, n_layers=layers, peephole=peephole,
+                          forget_bias=0.0, init="tutorial", seed=seed, arch=arch, depth=depth, widths=width)
     u, t, lr_sym = T.matrix("u"), T.scalar("t"), T.scalar("lr")
-    # u (steps, n_in) is one sequence; the tutorial feeds one step: u = x[j].reshape((1, n_in))
+    # u (steps, feats) is one sequence; the tutorial feeds one step: u = x[j].reshape((1, n_in))
     pred = model.build(u.dimshuffle(0, "x", 1))          # (1, 1)
     cost = mse(pred, t.dimshuffle("x", "x"))             # == ((t - y) ** 2).mean(axis=0).sum()
     grads = T.grad(cost, model.params)
     train_step = theano.function([u, t, lr_sym], cost, updates=sgd(model.params, grads, lr_sym).updates,
                                  allow_input_downcast=True, name="tutorial_train_step")
+    before = {p.name: p.get_value().copy() for p in model.params}
     costs = []
     t0 = time.perf_counter()
     for _ in range(passes):
         for j in range(len(x)):
-            c = float(train_step(x[j].reshape(1, n_in), y[j], lr))
+            c = float(train_step(x[j].reshape(steps, feats), y[j], lr))
             if not math.isfinite(c):
                 raise FloatingPointError(f"the cost became {c} at iteration {j}; try a smaller --lr")
             if every and j % every == 0 and not quiet:
@@ -587,18 +668,31 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
     running = tutorial_running_rmse(costs)
     # the same running error for "predict the last input value", over the same pass(es)
     persistence = tutorial_running_rmse(np.tile((y - x[:, -1]) ** 2, passes))
-    result = TutorialResult(costs, running, persistence, seconds)
-    out(f"tutorial mode: {len(costs)} per-sample SGD steps on {label or 'the data'} "
-        f"({n_in} inputs, {hidden} hidden, lr {lr}) in {format_seconds(seconds)}")
-    out(f"final running RMSE e = {running[-1]:.4f}; mean |error| (= sqrt(cost)) over the last 10% of samples = "
-        f"{np.mean(np.sqrt(costs[-max(1, len(costs) // 10):])):.4f}")
-    out(f"for comparison, predicting the last input price (persistence) gives running RMSE "
-        f"{persistence[-1]:.4f} and mean |error| over the last 10% = "
-        f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}")
+    predict = theano.function([u], pred[0, 0], allow_input_downcast=True, name="tutorial_predict")
+    inputs = [x[j].reshape(steps, feats) for j in range(len(x))]
+    result = TutorialResult(costs, running, persistence, seconds, untouched_parameters(model, before),
+                            ablation_effects(model, predict, inputs))
+    _tutorial_report(result, x, y, label, hidden, lr, sequence, out)
     if out_path:
         result.plot = _plot_tutorial(result, out_path, label)
         out(f"plot written to {result.plot}")
     return result
+
+
+def _tutorial_report(r: TutorialResult, x, y, label, hidden, lr, sequence, out):
+    n_in, costs = x.shape[1], r.costs
+    shape = f"sequences of {n_in} steps x 1 price" if sequence else f"1 step x {n_in} prices"
+    out(f"tutorial mode{' (--sequence)' if sequence else ''}: {len(costs)} per-sample SGD steps on "
+        f"{label or 'the data'} ({shape}, {hidden} hidden, lr {lr}) in {format_seconds(r.seconds)}")
+    out(f"final running RMSE e = {r.running[-1]:.4f}; mean |error| (= sqrt(cost)) over the last 10% of samples = "
+        f"{np.mean(np.sqrt(costs[-max(1, len(costs) // 10):])):.4f}, over all = {np.mean(np.sqrt(costs)):.4f}")
+    out(f"for comparison, predicting the last input price (persistence) gives running RMSE "
+        f"{r.persistence_running[-1]:.4f} and mean |error| over the last 10% = "
+        f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}, over all = "
+        f"{np.mean(np.abs(y - x[:, -1])):.4f}")
+    out("parameters training never changed: " + (", ".join(r.untouched) if r.untouched else "none"))
+    for what, v in r.ablations.items():
+        out(f"trained net with {what}: predictions change by {v:.4g} on average")
 
 
 def _plot_tutorial(result: TutorialResult, path: str, label: str) -> str:

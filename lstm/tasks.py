@@ -5,7 +5,7 @@ Three synthetic tasks, each needing information from early in a sequence at its 
 ``adding`` (the paper's Experiment 4, "adding problem")
     Each step is a pair (value, marker).  Values are uniform in [-1, 1].  Exactly two steps
     are marked with marker 1.0: one of the first ten steps (value X1) and one of the first
-    T/2 - 1 steps not yet marked (value X2).  The first and last steps carry marker -1.0
+    T/2 - 1 steps not yet marked (value X2), T the nominal length.  The first and last steps carry marker -1.0
     unless marked, all other markers are 0.0; if the very first step is marked, X1 is set to 0
     (as in the paper).  The target, given at the end only, is the sum of the two marked values
     scaled to [0, 1] as in the paper: ``0.5 + (X1 + X2) / 4``.  A sequence is processed
@@ -15,10 +15,11 @@ Three synthetic tasks, each needing information from early in a sequence at its 
 ``temporal-order`` (the paper's Experiment 6a, "temporal order")
     Symbols a, b, c, d (distractors), X, Y, E (start) and B (end, the trigger), one-hot coded.
     A sequence starts with E, ends with B, and is otherwise random distractors except for two
-    steps t1 in [T/10, T/5] and t2 in [T/2, T/2 + T/10] holding X or Y.  Class = the order:
-    XX, XY, YX, YY (the paper's Q, R, S, U).  Lengths are uniform in [T, T + T/10] (the paper:
-    T = 100, t1 in 10..20, t2 in 50..60).  A sequence is correct when the class with the
-    largest output is right.
+    steps t1 in [T/10, T/5] and t2 in [T/2, T/2 + T/10] of the NOMINAL length T holding X or Y
+    (so at T = 100 exactly the paper's 10..20 and 50..60, whatever length was drawn).  Class =
+    the order: XX, XY, YX, YY (the paper's Q, R, S, U).  Lengths are uniform in [T, T + T/10].
+    A sequence is correct when the class with the largest output is right, or with
+    ``criterion="paper"`` when every output is within 0.3 of its target, the paper's rule.
 
 ``copy`` (the copy-memory task of Hochreiter & Schmidhuber's Experiment 2 family as posed by
 Arjovsky, Shah & Bengio 2016; not itself in the 1997 paper)
@@ -55,21 +56,26 @@ import numpy as np
 import minigraph as theano
 import minigraph.tensor as T
 
+from .cells import CELLS
+from .checkpoint import checkpoint_output, save_checkpoint
+from .files import check_outputs
 from .layers import SequenceModel, cross_entropy, mse
 from .train import Trainer, format_seconds
 
 __all__ = [
     "TASKS", "CELL_CHOICES", "SOLVED_FRACTION", "ADDING_TOLERANCE", "TEMPORAL_SYMBOLS",
     "adding_batch", "temporal_order_batch", "copy_batch", "TaskConfig", "TaskResult", "run_task",
-    "format_results_table", "task_defaults", "MIN_LENGTH",
+    "temporal_order_correct", "CRITERIA", "model_label", "format_results_table", "task_defaults", "MIN_LENGTH",
 ]
 
 TASKS = ("adding", "temporal-order", "copy")
-CELL_CHOICES = ("lstm", "peephole", "rnn", "gru")
+CELL_CHOICES = tuple(CELLS)
 SOLVED_FRACTION = 0.99
 ADDING_TOLERANCE = 0.04
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "E", "B")
 TEMPORAL_CLASSES = ("XX", "XY", "YX", "YY")
+CRITERIA = ("argmax", "paper")
+PAPER_OUTPUT_TOLERANCE = 0.3  # the paper's temporal-order criterion: every output's error below 0.3
 COPY_N_COPY = 5
 COPY_N_SYMBOLS = 4
 MIN_LENGTH = {"adding": 6, "temporal-order": 10, "copy": 1}  # shortest T each generator can build
@@ -81,25 +87,38 @@ def _check_length(length, task):
         raise ValueError(f"{task}: the length must be an integer >= {minimum}, got {length!r}")
 
 
+def _nominal(length, nominal, task):
+    """The nominal T that places the marked steps; a sequence may be longer (drawn lengths), not shorter."""
+    if nominal is None:
+        return length
+    _check_length(nominal, task)
+    if nominal > length:
+        raise ValueError(f"{task}: a sequence of {length} steps is shorter than the nominal length {nominal}")
+    return int(nominal)
+
+
 # ---------------------------------------------------------------------------------------------
 # Generators (time-major: X has shape (steps, batch, features))
 # ---------------------------------------------------------------------------------------------
 
 
-def adding_batch(rng: np.random.Generator, batch: int, length: int):
+def adding_batch(rng: np.random.Generator, batch: int, length: int, nominal: int | None = None):
     """``batch`` adding-problem sequences of exactly ``length`` steps.
 
+    ``nominal``: the task's T (default ``length``), which places the marks: the second one falls
+    among the first ``T/2 - 1`` steps of the nominal T, as in the paper, whatever length was drawn.
     Returns ``X`` (length, batch, 2) -- value, marker -- ``y`` (batch, 1), the scaled target
     ``0.5 + (X1 + X2) / 4``, and ``marked`` (batch, 2), the two marked positions.
     """
     _check_length(length, "adding")
+    nominal = _nominal(length, nominal, "adding")
     values = rng.uniform(-1.0, 1.0, size=(batch, length))
     markers = np.zeros((batch, length))
     markers[:, 0] = -1.0
     markers[:, -1] = -1.0
-    first = rng.integers(0, min(10, length), size=batch)
-    # second: uniform among the first length//2 - 1 positions other than `first`
-    span = length // 2 - 1
+    first = rng.integers(0, min(10, nominal), size=batch)
+    # second: uniform among the first T//2 - 1 positions other than `first`
+    span = nominal // 2 - 1
     second = rng.integers(0, span - 1, size=batch)
     clash = (first < span) & (second >= first)
     second = second + clash  # skip over `first` when it lies in the span
@@ -114,18 +133,23 @@ def adding_batch(rng: np.random.Generator, batch: int, length: int):
     return X, target[:, None], np.stack([first, second], axis=1)
 
 
-def temporal_order_batch(rng: np.random.Generator, batch: int, length: int):
+def temporal_order_batch(rng: np.random.Generator, batch: int, length: int, nominal: int | None = None):
     """``batch`` temporal-order sequences of exactly ``length`` steps.
 
+    ``nominal``: the task's T (default ``length``), which places the two symbols: t1 in
+    [T/10, T/5], t2 in [T/2, T/2 + T/10] of the nominal T -- 10..20 and 50..60 for T = 100, the
+    paper's positions, whatever length in [T, T + T/10] was drawn.
     Returns ``X`` (length, batch, 8) one-hot over :data:`TEMPORAL_SYMBOLS`, ``labels`` (batch,)
-    int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2).
+    int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2), indices from 0
+    (index 0 holds E).
     """
     _check_length(length, "temporal-order")
+    nominal = _nominal(length, nominal, "temporal-order")
     sym = rng.integers(0, 4, size=(batch, length))  # distractors a..d
     sym[:, 0] = 6   # E
     sym[:, -1] = 7  # B
-    lo1, hi1 = max(1, length // 10), max(1, length // 5)
-    lo2, hi2 = length // 2, length // 2 + length // 10
+    lo1, hi1 = max(1, nominal // 10), max(1, nominal // 5)
+    lo2, hi2 = nominal // 2, nominal // 2 + nominal // 10
     t1 = rng.integers(lo1, hi1 + 1, size=batch)
     t2 = rng.integers(lo2, hi2 + 1, size=batch)
     first_y = rng.integers(0, 2, size=batch)
@@ -186,10 +210,19 @@ class TaskConfig:
     eval_every: int = 2048
     clip: float = 1.0
     forget_bias: float = 3.0    # LSTM only; see the module doc
+    arch: str = "shallow"       # lstm.deep.ARCHS
+    depth: int = 2
+    width: int | None = None
+    criterion: str = "argmax"   # temporal-order: "paper" = every output's error below 0.3
+    checkpoint: str | None = None  # write the trained network here (for ``lstm gradflow --checkpoint``)
 
     def resolved(self) -> "TaskConfig":
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
+        if self.criterion == "paper" and self.task == "copy":
+            raise ValueError("the copy task is not in the 1997 paper: it has no paper criterion")
         if self.cell not in CELL_CHOICES:
             raise ValueError(f"cell must be one of {CELL_CHOICES}, got {self.cell!r}")
         d = task_defaults(self.task)
@@ -215,13 +248,20 @@ class TaskResult:
         state = (f"SOLVED after {self.solved_at:,} sequences" if self.solved
                  else f"not solved within {self.sequences_seen:,} sequences")
         err = "mean |err|" if c.task == "adding" else "error rate"
-        return (f"{c.task} T={c.length} {cell_label(c.cell)} (hidden {c.hidden}, seed {c.seed}): {state}; "
+        return (f"{c.task} T={c.length} {model_label(c)} (hidden {c.hidden}, seed {c.seed}): {state}; "
                 f"test correct {self.test_correct * 100:.1f}% (chance {self.chance_correct * 100:.1f}%), "
                 f"{err} {self.test_error:.4f}; {format_seconds(self.seconds)}")
 
 
 def cell_label(cell: str) -> str:
-    return {"lstm": "LSTM", "peephole": "peephole LSTM", "rnn": "RNN", "gru": "GRU"}[cell]
+    return CELLS[cell].label
+
+
+def model_label(cfg: TaskConfig) -> str:
+    """'LSTM', or 'LSTM DT-RNN (depth 2)' for a deep construction."""
+    from .deep import arch_label
+
+    return cell_label(cfg.cell) + ("" if cfg.arch == "shallow" else " " + arch_label(cfg.arch, cfg.depth))
 
 
 def _lengths(rng, length, task):
@@ -231,12 +271,12 @@ def _lengths(rng, length, task):
     return int(rng.integers(length, length + length // 10 + 1))
 
 
-def _make_batch(task, rng, batch, length):
+def _make_batch(task, rng, batch, length, nominal=None):
     if task == "adding":
-        X, y, _ = adding_batch(rng, batch, length)
+        X, y, _ = adding_batch(rng, batch, length, nominal)
         return X, y
     if task == "temporal-order":
-        X, labels, _ = temporal_order_batch(rng, batch, length)
+        X, labels, _ = temporal_order_batch(rng, batch, length, nominal)
         return X, labels
     return copy_batch(rng, batch, length)
 
@@ -252,7 +292,7 @@ class _TaskModel:
         head = "many_to_many" if task == "copy" else "many_to_one"
         self.model = SequenceModel(kind, n_in=n_in, n_hidden=cfg.hidden, n_out=n_out,
                                    peephole=cfg.cell == "peephole", head=head, seed=cfg.seed,
-                                   forget_bias=cfg.forget_bias)
+                                   forget_bias=cfg.forget_bias, arch=cfg.arch, depth=cfg.depth, widths=cfg.width)
         X = T.tensor3("X")
         if task == "adding":
             target = T.matrix("y")
@@ -272,7 +312,7 @@ class _TaskModel:
         self.trainer = Trainer([X, target], loss, self.model.params, optimizer="adam", lr=cfg.lr,
                                clip=cfg.clip, batch_axes=axes, name=task.replace("-", "_"))
         self.predict = theano.function([X, target], [out, loss], allow_input_downcast=True, name="predict")
-        self.task = task
+        self.task, self.criterion = task, cfg.criterion
 
     def score(self, test):
         """(fraction correct, error, loss) over the test chunks."""
@@ -285,7 +325,7 @@ class _TaskModel:
                 errors += float(np.sum(err))
                 b = len(err)
             elif self.task == "temporal-order":
-                right = out.argmax(-1) == target
+                right = temporal_order_correct(out, target, self.criterion)
                 correct += float(right.sum())
                 errors += float((~right).sum())
                 b = len(right)
@@ -299,13 +339,26 @@ class _TaskModel:
         return correct / n, errors / n, losses / n
 
 
+def temporal_order_correct(logits, labels, criterion="argmax"):
+    """Which sequences are classified correctly: "argmax" -- the largest output is the right class;
+    "paper" (Hochreiter & Schmidhuber 1997) -- every output is within 0.3 of its target (1 for the
+    right class, 0 for the others), here the softmax probabilities: the right class above 0.7 and
+    every other below 0.3."""
+    if criterion == "argmax":
+        return logits.argmax(-1) == labels
+    z = logits - logits.max(-1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    target = np.eye(logits.shape[-1])[labels]
+    return np.all(np.abs(probs - target) < PAPER_OUTPUT_TOLERANCE, axis=-1)
+
+
 def _test_set(cfg: TaskConfig, chunk: int = 100):
     """Fixed test sequences (from a stream separate from training), in chunks of equal length."""
     rng = np.random.default_rng([cfg.seed, 7919])
     test, left = [], cfg.test_size
     while left > 0:
         b = min(chunk, left)
-        test.append(_make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task)))
+        test.append(_make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task), cfg.length))
         left -= b
     return test
 
@@ -333,6 +386,8 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
     ``progress``: a stream (e.g. sys.stderr) for one line per test check, or None.
     """
     cfg = cfg.resolved()
+    if cfg.checkpoint:
+        check_outputs([checkpoint_output(cfg.checkpoint)])
     t0 = time.perf_counter()
     net = _TaskModel(cfg)
     test = _test_set(cfg)
@@ -343,7 +398,7 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
     running = None
     while seen < cfg.sequences:
         b = min(cfg.batch_size, cfg.sequences - seen)
-        X, target = _make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task))
+        X, target = _make_batch(cfg.task, rng, b, _lengths(rng, cfg.length, cfg.task), cfg.length)
         loss = float(net.trainer.train_step(X, target))
         if not math.isfinite(loss):
             raise FloatingPointError(f"{cfg.task} T={cfg.length} {cfg.cell}: the training loss became {loss} "
@@ -355,7 +410,7 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
             correct, error, loss_t = net.score(test)
             curve.append((seen, correct))
             if progress is not None:
-                progress.write(f"  {cfg.task} T={cfg.length} {cell_label(cfg.cell)} seed {cfg.seed}: "
+                progress.write(f"  {cfg.task} T={cfg.length} {model_label(cfg)} seed {cfg.seed}: "
                                f"{seen:,}/{cfg.sequences:,} sequences  train loss {running:.4f}  "
                                f"test correct {correct * 100:5.1f}%  "
                                f"{format_seconds(time.perf_counter() - t0)}\n")
@@ -363,6 +418,9 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
             if correct >= SOLVED_FRACTION:
                 solved_at = seen
                 break
+    if cfg.checkpoint:
+        save_checkpoint(cfg.checkpoint, net.model.params, dict(net.model.hparams(), task=cfg.task, length=cfg.length),
+                        meta={"sequences_seen": seen, "solved_at": solved_at, "test_correct": correct})
     return TaskResult(cfg, solved_at is not None, solved_at, seen, correct, error, loss_t, chance,
                       time.perf_counter() - t0, curve)
 
@@ -380,7 +438,7 @@ def format_results_table(results) -> list[str]:
     for r in results:
         c = r.config
         err = f"{r.test_error:.4f}" + (" (mean abs)" if c.task == "adding" else " (rate)")
-        lines.append(f"| {c.task} | {c.length} | {cell_label(c.cell)} | {c.hidden} | {c.seed} | "
+        lines.append(f"| {c.task} | {c.length} | {model_label(c)} | {c.hidden} | {c.seed} | "
                      f"{'yes' if r.solved else 'no'} | {f'{r.solved_at:,}' if r.solved else '-'} | "
                      f"{r.sequences_seen:,} | {r.test_correct * 100:.1f}% | {err} | "
                      f"{r.chance_correct * 100:.1f}% | {format_seconds(r.seconds)} |")

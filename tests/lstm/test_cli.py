@@ -371,6 +371,63 @@ def test_error_paths_in_a_subprocess_have_no_traceback(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Deep constructions (--arch) and the tutorial's sequence variant
+# ---------------------------------------------------------------------------------------------
+
+
+def test_arch_option_on_every_command(csv_file, tmp_path, capsys):
+    code, out, err = run_cli(["stock", "--csv", str(csv_file), "--no-plot", "--arch", "dts", "--depth", "3",
+                              "--width", "5"] + TINY, capsys)
+    assert code == 0, err
+    assert "LSTM (4 units, DT(S)-RNN (depth 3))" in out
+    code, out, err = run_cli(["task", "adding", "--length", "6", "--cell", "rnn", "--sequences", "32",
+                              "--eval-every", "32", "--test-size", "10", "--hidden", "3", "--arch", "do", "--quiet"],
+                             capsys)
+    assert code == 0, err
+    assert "| adding | 6 | RNN DO-RNN (depth 2) |" in out
+    code, out, err = run_cli(["sweep", "--task", "adding", "--lengths", "6", "--cells", "rnn", "--seeds", "0",
+                              "--sequences", "32", "--eval-every", "32", "--test-size", "10", "--hidden", "3",
+                              "--arch", "shallow,dt", "--scheduler", "serial", "--quiet"], capsys)
+    assert code == 0, err
+    assert "| adding | 6 | RNN | 0/1 |" in out and "| adding | 6 | RNN DT-RNN (depth 2) | 0/1 |" in out
+    code, out, err = run_cli(["gradflow", "--arch", "dt", "--cell", "rnn", "--steps", "8", "--json"], capsys)
+    assert code == 0, err
+    norms = __import__("json").loads(out)["rnn"]
+    assert set(norms) == {"shallow", "dt"} and len(norms["dt"]) == 8
+    png = tmp_path / "reach.png"
+    code, out, err = run_cli(["gradflow", "--arch", "dts", "--cell", "lstm", "--steps", "6", "--plot", str(png)], capsys)
+    assert code == 0, err
+    assert "DT(S)-RNN (depth 2)" in out and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_arch_usage_errors(csv_file, capsys):
+    for args, fragment in ((["stock", "--arch", "dt", "--depth", "1"], "--depth 2 or more"),
+                           (["stock", "--width", "4"], "--width needs a deep --arch"),
+                           (["stock", "--layers", "2", "--arch", "do"], "--arch stacked --depth N"),
+                           (["stock", "--sequence"], "--sequence belongs to --tutorial"),
+                           (["task", "copy", "--criterion", "paper"], "no paper criterion"),
+                           (["gradflow", "--arch", "dt", "--ablation"], "leave out --arch")):
+        code, _, err = run_cli(args, capsys)
+        assert_one_line_error(code, err, fragment)
+    assert main(["stock", "--arch", "deep"]) == 2
+
+
+def test_tutorial_degeneracy_and_the_sequence_variant(csv_file, capsys):
+    """Length-1 sequences: the forget gate, W_h and the i/f peepholes never change and cutting them
+    changes nothing; fed as sequences, all of them are trained and cutting them changes the output."""
+    base = ["stock", "--tutorial", "--csv", str(csv_file), "--no-plot", "--quiet", "--peephole"]
+    code, out, err = run_cli(base, capsys)
+    assert code == 0, err
+    assert "never changed: lstm0.W_x[f], lstm0.W_h, lstm0.b[f], lstm0.p_i, lstm0.p_f" in out
+    assert out.count("predictions change by 0 on average") == 3
+    code, out, err = run_cli(base + ["--sequence"], capsys)
+    assert code == 0, err
+    assert "never changed: none" in out and "(--sequence)" in out
+    changes = [float(line.split("change by ")[1].split()[0]) for line in out.splitlines() if "change by" in line]
+    assert len(changes) == 3 and min(changes) > 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Issue 10: nothing clobbered, nothing diverged saved, one line for every refusal
 # ---------------------------------------------------------------------------------------------
 

@@ -162,16 +162,16 @@ def test_initial_states_are_used():
 
 # --------------------------------------------------------------------------- stacking
 
-@pytest.mark.parametrize("mode", ["stack", "skip", "deep_output"])
+@pytest.mark.parametrize("mode", ["stack", "input_to_all", "all_to_output"])
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
 def test_stacked_shapes(mode, n_layers):
     n_in, hidden = 3, [4, 5, 6][:n_layers]
     cells, prev = [], n_in
     for k, h in enumerate(hidden):
-        cells.append(LSTMCell(prev + (n_in if mode == "skip" and k else 0), h, name=f"l{k}", dtype="float64"))
+        cells.append(LSTMCell(prev + (n_in if mode == "input_to_all" and k else 0), h, name=f"l{k}", dtype="float64"))
         prev = h
     stacked = StackedRNN(cells, mode=mode)
-    want = sum(hidden) if mode == "deep_output" else hidden[-1]
+    want = sum(hidden) if mode == "all_to_output" else hidden[-1]
     assert stacked.output_size == want
     X = T.tensor3("X")
     out = theano.function([X], stacked(X))(np.ones((7, 2, n_in)))
@@ -181,7 +181,7 @@ def test_stacked_shapes(mode, n_layers):
     assert len(stacked.params) == 3 * n_layers
 
 
-@pytest.mark.parametrize("mode", ["stack", "skip", "deep_output"])
+@pytest.mark.parametrize("mode", ["stack", "input_to_all", "all_to_output"])
 @pytest.mark.parametrize("n_layers", [1, 2, 3])
 @pytest.mark.parametrize("head", ["many_to_one", "many_to_many"])
 def test_sequence_model_shapes(mode, n_layers, head):
@@ -190,9 +190,9 @@ def test_sequence_model_shapes(mode, n_layers, head):
     X = T.tensor3("X")
     y = theano.function([X], m.build(X))(np.ones((5, 6, 3)))
     assert y.shape == ((6, 2) if head == "many_to_one" else (5, 6, 2))
-    want_in = [3] + [4 + (3 if mode == "skip" else 0)] * (n_layers - 1)
+    want_in = [3] + [4 + (3 if mode == "input_to_all" else 0)] * (n_layers - 1)
     assert [c.n_in for c in m.cells] == want_in
-    assert m.head.n_in == (4 * n_layers if mode == "deep_output" else 4)
+    assert m.head.n_in == (4 * n_layers if mode == "all_to_output" else 4)
     names = [p.name for p in m.params]
     assert len(names) == len(set(names)) == 3 * n_layers + 2
 
@@ -204,14 +204,14 @@ def test_stack_modes_compute_what_they_say():
     c0, c1 = LSTMCell(3, 4, name="a", dtype="float64"), RNNCell(4 + 3, 5, name="b", dtype="float64")
     randomize(c0.params + c1.params, seed=14)
     H0 = Recurrent(c0)(X)[0]
-    skip = StackedRNN([c0, c1], mode="skip")(X)
+    skip = StackedRNN([c0, c1], mode="input_to_all")(X)
     manual = Recurrent(c1)(T.concatenate([H0, X], axis=2))[0]
     a, b = theano.function([X], [skip, manual])(Xv)
     np.testing.assert_allclose(a, b, rtol=1e-12)
 
     c1s = RNNCell(4, 5, name="c", dtype="float64")
     randomize(c1s.params, seed=15)
-    deep = StackedRNN([c0, c1s], mode="deep_output")(X)
+    deep = StackedRNN([c0, c1s], mode="all_to_output")(X)
     stack = StackedRNN([c0, c1s], mode="stack")(X)
     H1 = Recurrent(c1s)(H0)[0]
     d, s, h0v, h1v = theano.function([X], [deep, stack, H0, H1])(Xv)
@@ -222,13 +222,25 @@ def test_stack_modes_compute_what_they_say():
 def test_stack_size_mismatch_is_reported():
     with pytest.raises(ValueError, match="layer 1"):
         StackedRNN([LSTMCell(3, 4), LSTMCell(5, 4)], mode="stack")
-    with pytest.raises(ValueError, match="skip"):
-        StackedRNN([LSTMCell(3, 4), LSTMCell(4, 4)], mode="skip")
-    StackedRNN([LSTMCell(3, 4), LSTMCell(7, 4)], mode="skip")
+    with pytest.raises(ValueError, match="input_to_all"):
+        StackedRNN([LSTMCell(3, 4), LSTMCell(4, 4)], mode="input_to_all")
+    StackedRNN([LSTMCell(3, 4), LSTMCell(7, 4)], mode="input_to_all")
     with pytest.raises(ValueError, match="mode"):
         StackedRNN([LSTMCell(3, 4)], mode="zigzag")
     with pytest.raises(ValueError, match="peephole"):
         make_cell("gru", 3, 4, peephole=True)
+
+
+def test_make_cell_reads_the_registry():
+    """Every registered kind by name; "lstm" with peephole=True is the "peephole" kind."""
+    from lstm.cells import CELLS
+    for name, kind in CELLS.items():
+        cell = make_cell(name, 3, 4, forget_bias=2.0)
+        assert isinstance(cell, kind.cls) and cell.name == name
+    assert make_cell("lstm", 3, 4, peephole=True).peephole
+    assert not make_cell("lstm1997", 3, 4).forget_gate
+    with pytest.raises(ValueError, match="cell must be one of"):
+        make_cell("transformer", 3, 4)
 
 
 # --------------------------------------------------------------------------- SequenceModel
@@ -249,7 +261,7 @@ def test_many_to_one_with_mask_reads_each_sequences_last_real_step():
 
 
 def test_many_to_many_last_step_equals_many_to_one():
-    kw = dict(n_in=2, n_hidden=3, n_out=2, n_layers=2, peephole=True, mode="deep_output", dtype="float64", seed=5)
+    kw = dict(n_in=2, n_hidden=3, n_out=2, n_layers=2, peephole=True, mode="all_to_output", dtype="float64", seed=5)
     one, many = SequenceModel(head="many_to_one", **kw), SequenceModel(head="many_to_many", **kw)
     for p, q in zip(one.params, many.params):
         np.testing.assert_array_equal(p.get_value(), q.get_value())  # same seed, same weights
@@ -260,12 +272,12 @@ def test_many_to_many_last_step_equals_many_to_one():
 
 
 def test_sequence_model_hparams_and_batch_first():
-    m = SequenceModel("lstm", n_in=2, n_hidden=[3, 4], n_out=1, n_layers=2, mode="skip", head="many_to_many",
+    m = SequenceModel("lstm", n_in=2, n_hidden=[3, 4], n_out=1, n_layers=2, mode="input_to_all", head="many_to_many",
                       batch_first=True, dtype="float64")
     hp = m.hparams()
     assert json.loads(json.dumps(hp)) == hp
-    assert hp["n_hidden"] == [3, 4] and hp["mode"] == "skip" and hp["cell"] == "lstm"
-    tm = SequenceModel("lstm", n_in=2, n_hidden=[3, 4], n_out=1, n_layers=2, mode="skip", head="many_to_many",
+    assert hp["n_hidden"] == [3, 4] and hp["mode"] == "input_to_all" and hp["cell"] == "lstm"
+    tm = SequenceModel("lstm", n_in=2, n_hidden=[3, 4], n_out=1, n_layers=2, mode="input_to_all", head="many_to_many",
                        dtype="float64")
     X = T.tensor3("X")
     Xv = np.random.default_rng(19).normal(size=(5, 2, 2))

@@ -101,12 +101,32 @@ def test_tiny_training_run_learns_the_short_adding_problem():
     assert table[0].startswith("| task | T | cell") and "| adding | 6 | LSTM |" in table[2]
 
 
-@pytest.mark.parametrize("task,cell", [("temporal-order", "rnn"), ("copy", "peephole"), ("adding", "gru")])
+@pytest.mark.parametrize("task,cell", [("temporal-order", "rnn"), ("copy", "peephole"), ("adding", "gru"),
+                                       ("adding", "lstm1997")])
 def test_every_task_and_cell_trains(task, cell):
     res = run_task(TaskConfig(task=task, length=10, cell=cell, sequences=64, eval_every=64, test_size=20,
                               hidden=4))
     assert res.sequences_seen == 64 and 0.0 <= res.test_correct <= 1.0
     assert res.curve == [(64, res.test_correct)]
+
+
+def test_cells_and_labels_come_from_the_registry():
+    from lstm.cells import CELLS
+    assert tasks.CELL_CHOICES == tuple(CELLS)
+    assert [tasks.cell_label(c) for c in CELLS] == [k.label for k in CELLS.values()]
+
+
+def test_checkpoint_holds_the_trained_network_and_its_task(tmp_path):
+    from lstm.checkpoint import read_checkpoint
+    path = tmp_path / "a.npz"
+    res = run_task(TaskConfig(task="adding", length=8, cell="lstm1997", sequences=64, eval_every=64, test_size=20,
+                              hidden=3, checkpoint=str(path)))
+    saved = read_checkpoint(path)
+    assert saved.hparams["task"] == "adding" and saved.hparams["length"] == 8 and saved.hparams["cell"] == "lstm1997"
+    assert saved.meta["sequences_seen"] == res.sequences_seen == 64
+    assert set(saved.params) == {"lstm19970.W_x", "lstm19970.W_h", "lstm19970.b", "out.W", "out.b"}
+    with pytest.raises(Exception, match="does not exist"):
+        run_task(TaskConfig(task="adding", length=8, sequences=32, checkpoint=str(tmp_path / "no" / "a.npz")))
 
 
 def test_config_validation():
@@ -116,3 +136,61 @@ def test_config_validation():
         TaskConfig(cell="transformer").resolved()
     d = TaskConfig(task="copy").resolved()
     assert d.hidden == tasks.task_defaults("copy")["hidden"]
+
+
+# --------------------------------------------------------------------------- fidelity to the 1997 paper
+
+def test_temporal_order_positions_are_the_papers_for_every_drawn_length():
+    """Experiment 6a at T = 100: lengths 100..110, t1 in 10..20 and t2 in 50..60 (every value
+    reached, none outside), whatever length was drawn."""
+    rng = np.random.default_rng(0)
+    t1s, t2s = set(), set()
+    for length in range(100, 111):
+        X, labels, pos = temporal_order_batch(rng, 400, length, nominal=100)
+        assert X.shape[0] == length
+        t1s |= set(pos[:, 0].tolist())
+        t2s |= set(pos[:, 1].tolist())
+    assert t1s == set(range(10, 21)) and t2s == set(range(50, 61))
+
+
+def test_task_batches_place_marks_by_the_nominal_length():
+    """run_task's batches: the drawn length varies, the marks' positions follow the nominal T."""
+    rng = np.random.default_rng(1)
+    lengths = set()
+    for _ in range(60):
+        X, _ = tasks._make_batch("temporal-order", rng, 16, tasks._lengths(rng, 100, "temporal-order"), 100)
+        lengths.add(X.shape[0])
+        sym = X.argmax(-1)  # (steps, batch)
+        steps, _ = np.nonzero((sym == 4) | (sym == 5))
+        assert steps.min() >= 10 and steps.max() <= 60
+    assert len(lengths) > 3 and max(lengths) > 105
+    # adding: the second mark lies among the first T/2 - 1 = 49 steps even when 110 steps are drawn
+    _, _, marked = adding_batch(np.random.default_rng(2), 5000, 110, nominal=100)
+    assert marked.max() == 48 and marked[:, 0].max() == 9
+    with pytest.raises(ValueError, match="shorter than the nominal"):
+        temporal_order_batch(rng, 2, 90, nominal=100)
+
+
+def test_paper_criterion_wants_every_output_within_0_3():
+    logits = np.log(np.array([[0.75, 0.1, 0.1, 0.05],     # right (class 0) and every output within 0.3
+                              [0.6, 0.2, 0.1, 0.1],       # arg-max right, but 0.6 is 0.4 from its target 1
+                              [0.1, 0.8, 0.05, 0.05]]))   # wrong class
+    labels = np.array([0, 0, 0])
+    assert tasks.temporal_order_correct(logits, labels, "argmax").tolist() == [True, True, False]
+    assert tasks.temporal_order_correct(logits, labels, "paper").tolist() == [True, False, False]
+
+
+def test_paper_criterion_in_a_run_is_at_most_as_lenient():
+    kw = dict(task="temporal-order", length=10, cell="lstm", hidden=4, sequences=256, eval_every=256,
+              test_size=100, seed=0)
+    a = run_task(TaskConfig(**kw))
+    p = run_task(TaskConfig(criterion="paper", **kw))
+    assert p.test_correct <= a.test_correct
+    with pytest.raises(ValueError, match="no paper criterion"):
+        TaskConfig(task="copy", criterion="paper").resolved()
+
+
+def test_deep_construction_in_a_task_run():
+    r = run_task(TaskConfig(task="adding", length=6, cell="gru", hidden=4, sequences=64, eval_every=64,
+                            test_size=20, arch="dot", depth=2))
+    assert "GRU DOT-RNN (depth 2)" in r.summary()
