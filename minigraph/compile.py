@@ -33,8 +33,8 @@ _counter = itertools.count()
 
 
 def _shape_str(value):
-    if isinstance(value, (np.ndarray, np.generic)):
-        return f"{value.dtype}{list(value.shape)}"
+    if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{value.dtype}{list(value.shape)}"  # numpy's arrays, and a backend's (jax arrays and tracers)
     return type(value).__name__
 
 
@@ -350,16 +350,7 @@ class Function:
         return self
 
     def __call__(self, *args, **kwargs):
-        if kwargs:
-            args = list(args) + [None] * (len(self.inputs) - len(args))
-            for k, val in kwargs.items():
-                if k not in self._names:
-                    raise TypeError(f"{self.name}: unknown input name {k!r}")
-                args[self._names[k]] = val
-        if len(args) != len(self.inputs):
-            names = ", ".join(v.describe() for v in self.inputs) or "none"
-            raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
-        vals = [f(a) for f, a in zip(self._filters, args)]
+        vals = self._input_values(args, kwargs)
         vals += [c.value for c in self._containers]
         if self.check:
             results = self.program.run_checked(*vals)
@@ -377,6 +368,19 @@ class Function:
             c.value = v
         outs = results[:n]
         return outs[0] if self.single else outs
+
+    def _input_values(self, args, kwargs):
+        """The call's inputs, by position or name, validated against their types (a list)."""
+        if kwargs:
+            args = list(args) + [None] * (len(self.inputs) - len(args))
+            for k, val in kwargs.items():
+                if k not in self._names:
+                    raise TypeError(f"{self.name}: unknown input name {k!r}")
+                args[self._names[k]] = val
+        if len(args) != len(self.inputs):
+            names = ", ".join(v.describe() for v in self.inputs) or "none"
+            raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
+        return [f(a) for f, a in zip(self._filters, args)]
 
     def debugprint(self, file=None):
         from .printing import debugprint
@@ -418,4 +422,6 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
     """
     if mode is not None and str(mode).upper() in ("DEBUGMODE", "NANGUARDMODE") and check is None:
         check = True
-    return Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    from .backends import function_class
+    return function_class(mode)(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name,
+                                check, rewrite)

@@ -167,6 +167,10 @@ class Scan:
     def make_thunk(self, node):
         return self.perform
 
+    def lower_jax(self, node):
+        from .backends.jax_scan import lower_scan
+        return lower_scan(self, node)
+
     def _check_lengths(self, n, seqs):
         if n < 0:
             raise ExecutionError(f"{self}: n_steps must be >= 0, got {n}")
@@ -396,6 +400,10 @@ class CheckLength(Op):
             raise ExecutionError(f"scan: {self.what} has {length} steps but the loop runs {int(n)}"
                                  + ("; all sequences must have the same length" if self.exact else ""))
         return x
+
+    def lower_jax(self, node):
+        from .ops.basic import static_values
+        return lambda x, n: self.perform(x, int(static_values([n], self)[0]))  # lengths are static under JAX
 
     def pullback(self, inputs, outputs, gz):
         return [gz[0], None]

@@ -138,6 +138,29 @@ def _index_builder(spec):
     return lambda vals: tuple(p(it) for it in [iter(vals)] for p in parts)
 
 
+def _jax_index(op, x, vals):
+    """The index of ``op.spec`` for a jax array: slice bounds must be static (known when traced); integer
+    indices may be traced.  Static integers out of range raise IndexError as numpy would (jax would clamp)."""
+    from .basic import static_values
+    it, index, axis = iter(vals), [], 0
+    for entry in op.spec:
+        kind = entry[0]
+        if kind == "n":
+            index.append(None)
+            continue
+        if kind == "s":
+            index.append(slice(*[int(static_values([next(it)], op)[0]) if b == SYM else b for b in entry[1:]]))
+        elif kind == "a":
+            index.append(next(it))
+        else:
+            k = next(it) if entry[1] == SYM else entry[1]
+            if isinstance(k, (int, np.integer, np.ndarray)) and not -x.shape[axis] <= int(k) < x.shape[axis]:
+                raise IndexError(f"index {int(k)} is out of bounds for axis {axis} with size {x.shape[axis]}")
+            index.append(k)
+        axis += 1
+    return tuple(index)
+
+
 def _spec_str(spec):
     out = []
     for e in spec:
@@ -173,6 +196,9 @@ class Subtensor(Op):
 
     def perform(self, x, *vals):
         return np.asarray(x)[_index_builder(self.spec)(vals)]
+
+    def lower_jax(self, node):
+        return lambda x, *vals: x[_jax_index(self, x, vals)]
 
     def pullback(self, inputs, outputs, gz):
         x, *idx = inputs
@@ -218,6 +244,13 @@ class IncSubtensor(Op):
 
     def perform(self, x, y, *vals):
         return self.make_thunk(None)(x, y, *vals)
+
+    def lower_jax(self, node):
+        def run(x, y, *vals):
+            at = x.at[_jax_index(self, x, vals)]
+            y = y.astype(x.dtype)
+            return at.set(y) if self.set else at.add(y)
+        return run
 
     def pullback(self, inputs, outputs, gz):
         x, y, *idx = inputs

@@ -1,0 +1,85 @@
+"""The JAX lowering of the core ``Scan`` op: one ``lax.scan``.
+
+The Theano front end has already normalised every loop onto the core op (see ``minigraph.scan``):
+sequence taps are shifted slices, a multi-tap state is a window of carries that shift each step,
+``go_backwards`` is a reversed slice, shared-variable updates are carries.  So the lowering maps the
+core op one to one: the carries are ``lax.scan``'s carry, the sequences its ``xs``, the stored
+traces and ys its stacked ``ys``; a carry kept only at its last step (save-memory) is not stacked
+at all, and summed outputs (BPTT's parameter gradients) are accumulated in the carry.  The step is
+the op's own rewritten step program, lowered by the same driver, so nested loops and the backward
+loops that ``grad`` builds lower the same way.
+
+Values known while tracing stay known across the loop: a y the step computes as a constant (the
+shape of a gate, stored for the backward loop) is a constant sequence, not a stacked output, and a
+constant sequence whose rows are equal reaches the step as that row -- so the backward step's
+shape arithmetic folds as the forward step's did, and JAX sees static shapes.
+"""
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..compile import ExecutionError
+from ..ops.basic import static_values
+from .jax_backend import _concrete, lower_program
+
+
+def lower_scan(op, node):
+    """A function of (n_steps, *sequences, *initial carries, *non-sequences) returning the op's outputs."""
+    ns, nc, ny = op.n_seqs, op.n_carry, op.n_ys
+    step = lower_program(op.program())
+    carry_dtypes = [np.dtype(p.dtype) for p in op.inner_inputs[ns:ns + nc]]
+    y_dtypes = [np.dtype(v.dtype) for v in op.ys]
+    stored = [k for k in range(nc) if op.keep[k] == "all"]
+
+    def run(n, *outer):
+        n = int(static_values([n], op)[0])
+        seqs, carries, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
+        op._check_lengths(n, seqs)
+        seqs = [s[:n] for s in seqs]
+        fixed = {i: s[0] for i, s in enumerate(seqs) if _concrete(s) and n and (s == s[0]).all()}
+        moving = [i for i in range(ns) if i not in fixed]
+        carries = [jnp.asarray(c, d) for c, d in zip(carries, carry_dtypes)]
+
+        def step_at(xs, carries):
+            rows = iter(xs)
+            return step(*[fixed[i] if i in fixed else next(rows) for i in range(ns)], *carries, *nonseqs)
+
+        known = {}  # ys the step computes as constants (known while tracing)
+
+        def probe(xs, carries):
+            outs = step_at(xs, carries)
+            known.update({j: np.asarray(y, y_dtypes[j]) for j, y in enumerate(outs[nc:nc + ny]) if _concrete(y)})
+            return outs
+        rows = [jax.ShapeDtypeStruct(np.shape(seqs[i])[1:], seqs[i].dtype) for i in moving]
+        shapes = jax.eval_shape(probe, rows, carries)
+        _check_carries(op, carries, shapes[:nc])
+        sums0 = [jnp.zeros(s.shape, v.dtype) for s, v in zip(shapes[nc + ny:], op.sums)]
+        traced_ys = [j for j in range(ny) if j not in known]
+
+        def body(state, xs):
+            carries, sums = state
+            outs = step_at(xs, carries)
+            new = [jnp.asarray(o, d) for o, d in zip(outs[:nc], carry_dtypes)]
+            sums = [a + jnp.asarray(b, a.dtype) for a, b in zip(sums, outs[nc + ny:])]
+            ys = [new[k] for k in stored] + [jnp.asarray(outs[nc + j], y_dtypes[j]) for j in traced_ys]
+            return (new, sums), ys
+
+        (last, sums), stacked = lax.scan(body, (carries, sums0), [seqs[i] for i in moving], length=n)
+        traces = dict(zip(stored, stacked[:len(stored)]))
+        results = [traces[k] if k in traces else (last[k][None] if n else jnp.zeros((0,) + last[k].shape, last[k].dtype))
+                   for k in range(nc)]
+        ys = dict(zip(traced_ys, stacked[len(stored):]))
+        results += [ys[j] if j in ys else np.broadcast_to(known[j], (n,) + known[j].shape) for j in range(ny)]
+        return tuple(results + sums)
+    return run
+
+
+def _check_carries(op, carries, out_shapes):
+    for k, (c, out) in enumerate(zip(carries, out_shapes)):
+        if tuple(c.shape) != tuple(out.shape):
+            raise ExecutionError(
+                f"{op}: carry {k} ({op.inner_inputs[op.n_seqs + k]}) enters the loop with shape {tuple(c.shape)} "
+                f"but the step returns shape {tuple(out.shape)}; the initial state must have the shape of the "
+                "step's output")
