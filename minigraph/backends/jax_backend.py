@@ -151,6 +151,13 @@ class JaxFunction(Function):
         except _NOT_STATIC as exc:
             raise ExecutionError(f"{self.name}: {exc}") from None
 
+    def jaxpr(self, *args, **kwargs):
+        """The program JAX runs for these inputs, as text naming each primitive (``jax.make_jaxpr``)."""
+        vals = self._input_values(args, kwargs)
+        with jax.enable_x64(True):
+            shared = [_on_device(c) for c in self._containers]
+            return str(jax.make_jaxpr(self._run)(*vals, *shared))
+
     def _go_static(self):
         """Retrace with the integer inputs' values known (a program per distinct value)."""
         run = self._run
@@ -180,5 +187,5 @@ class _Static:
 def _on_device(container):
     """The container's value on the device, copied there once (and kept while no one assigns it)."""
     if container.device is None:
-        container.device = jnp.array(container.value)  # a copy: the host array may be donated otherwise
+        container.device = jax.device_put(np.array(container.value))  # a copy: the device buffer may be donated
     return container.device

@@ -247,8 +247,10 @@ class IncSubtensor(Op):
 
     def lower_jax(self, node):
         def run(x, y, *vals):
+            import jax.numpy as jnp
+            x = jnp.asarray(x)
             at = x.at[_jax_index(self, x, vals)]
-            y = y.astype(x.dtype)
+            y = jnp.asarray(y, x.dtype)
             return at.set(y) if self.set else at.add(y)
         return run
 
