@@ -121,6 +121,7 @@ class JaxFunction(Function):
         self._int_inputs = tuple(i for i, v in enumerate(self.inputs) if np.dtype(v.dtype).kind in "biu")
         self._jitted = jax.jit(self._run, donate_argnums=self._donate)
         self._static = False  # True once a shape had to depend on an integer input's value
+        self._filters = [_device_filter(f, v.type) for f, v in zip(self._filters, self.inputs)]
 
     def __call__(self, *args, **kwargs):
         vals = self._input_values(args, kwargs)
@@ -182,6 +183,18 @@ class _Static:
 
     def __eq__(self, other):
         return isinstance(other, _Static) and other._key == self._key
+
+
+def _device_filter(host_filter, t):
+    """Inputs may also be jax arrays already on the device (data kept there between calls): those of the
+    input's exact dtype and shape pass as they are; anything else goes through the numpy rules."""
+    dtype = np.dtype(t.dtype)
+
+    def check(value):
+        if isinstance(value, jax.Array) and value.dtype == dtype and t.accepts_shape(value.shape):
+            return value
+        return host_filter(value)
+    return check
 
 
 def _on_device(container):

@@ -58,20 +58,27 @@ def lower_scan(op, node):
         sums0 = [jnp.zeros(s.shape, v.dtype) for s, v in zip(shapes[nc + ny:], op.sums)]
         traced_ys = [j for j in range(ny) if j not in known]
 
+        slot = {}  # position in the stacked outputs of each stored trace ("c", k) and y ("y", j)
+
         def body(state, xs):
             carries, sums = state
             outs = step_at(xs, carries)
             new = [jnp.asarray(o, d) for o, d in zip(outs[:nc], carry_dtypes)]
             sums = [a + jnp.asarray(b, a.dtype) for a, b in zip(sums, outs[nc + ny:])]
-            ys = [new[k] for k in stored] + [jnp.asarray(outs[nc + j], y_dtypes[j]) for j in traced_ys]
-            return (new, sums), ys
+            stacked, first = [], {}  # a value stored twice (a state that is also a y) is stacked once
+            for key, out, value in [(("c", k), outs[k], new[k]) for k in stored] + [
+                    (("y", j), outs[nc + j], jnp.asarray(outs[nc + j], y_dtypes[j])) for j in traced_ys]:
+                if id(out) not in first:
+                    first[id(out)] = len(stacked)
+                    stacked.append(value)
+                slot[key] = first[id(out)]
+            return (new, sums), stacked
 
         (last, sums), stacked = lax.scan(body, (carries, sums0), [seqs[i] for i in moving], length=n)
-        traces = dict(zip(stored, stacked[:len(stored)]))
-        results = [traces[k] if k in traces else (last[k][None] if n else jnp.zeros((0,) + last[k].shape, last[k].dtype))
-                   for k in range(nc)]
-        ys = dict(zip(traced_ys, stacked[len(stored):]))
-        results += [ys[j] if j in ys else np.broadcast_to(known[j], (n,) + known[j].shape) for j in range(ny)]
+        results = [stacked[slot["c", k]] if ("c", k) in slot else
+                   (last[k][None] if n else jnp.zeros((0,) + last[k].shape, last[k].dtype)) for k in range(nc)]
+        results += [stacked[slot["y", j]] if ("y", j) in slot else np.broadcast_to(known[j], (n,) + known[j].shape)
+                    for j in range(ny)]
         return tuple(results + sums)
     return run
 
