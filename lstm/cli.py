@@ -175,7 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "scan, drawn as an unrolled diagram (--out), printed as JSON (--json) or plotted (--plot).")
     gradflow.add_arguments(p)
     p.set_defaults(func=gradflow.run_command)
+    for p in [parser, *sub.choices.values()]:  # before or after the command name
+        p.add_argument("--mode", choices=("numpy", "jax"), default="numpy" if p is parser else argparse.SUPPRESS,
+                       help="run compiled functions on numpy (default) or on JAX's device (CPU or GPU)")
     return parser
+
+
+def _use_mode(mode: str) -> None:
+    """--mode jax: every function compiles for JAX; say which device it runs on."""
+    if mode != "jax":
+        return
+    try:
+        import jax
+    except ImportError:
+        raise CLIError("--mode jax needs jax: pip install 'minigraph[jax]' (or jax's CUDA build for a GPU)") from None
+    os.environ["MINIGRAPH_MODE"] = "JAX"
+    device = jax.devices()[0]
+    _say(f"{PROG}: mode jax on {device.platform} ({device.device_kind})")
 
 
 def _task_options(p, cell_choices) -> None:
@@ -309,6 +325,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     try:
+        _use_mode(args.mode)
         return args.func(args)
     except KeyboardInterrupt:
         ckpt = getattr(args, "checkpoint", None)

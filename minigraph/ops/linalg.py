@@ -59,7 +59,13 @@ class Dot(Op):
         return _dot_nd(np.asarray(a), np.asarray(b))
 
     def lower_jax(self, node):
-        return _jax_product(node, lambda jnp, a, b: jnp.dot(a, b))
+        def dot(jnp, a, b):
+            k = 0 if b.ndim == 1 else -2
+            if a.shape[-1] != b.shape[k]:  # numpy's words, not XLA's
+                raise ValueError(f"shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} (dim {a.ndim - 1}) "
+                                 f"!= {b.shape[k]} (dim {k % b.ndim})")
+            return jnp.dot(a, b)
+        return _jax_product(node, dot)
 
     def pullback(self, inputs, outputs, gz):
         a, b = inputs

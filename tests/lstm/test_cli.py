@@ -144,6 +144,22 @@ def test_task_command_tiny(capsys):
     assert "| adding | 6 | LSTM |" in out and "| adding | 6 | RNN |" in out
 
 
+def test_mode_jax_prints_the_device_and_trains_as_numpy_does(capsys, monkeypatch):
+    pytest.importorskip("jax")
+    monkeypatch.delenv("MINIGRAPH_MODE", raising=False)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # --mode jax sets MINIGRAPH_MODE for this run only
+    args = ["task", "adding", "--length", "6", "--cell", "lstm", "--sequences", "64", "--eval-every", "64",
+            "--test-size", "20", "--hidden", "4", "--quiet"]
+    code, out_np, err = run_cli(args, capsys)
+    assert code == 0, err
+    code, out_jax, err = run_cli(args + ["--mode", "jax"], capsys)
+    assert code == 0, err
+    first, *rest = out_jax.splitlines()
+    assert first.startswith("lstm: mode jax on ")
+    strip_time = lambda lines: [line.rsplit(";", 1)[0].rsplit("|", 2)[0] for line in lines]  # noqa: E731
+    assert strip_time(rest) == strip_time(out_np.splitlines())
+
+
 def test_sweep_command_writes_markdown(tmp_path, capsys):
     md = tmp_path / "table.md"
     code, out, err = run_cli(["sweep", "--task", "temporal-order", "--lengths", "10", "--cells", "rnn",

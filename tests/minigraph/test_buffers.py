@@ -2,6 +2,7 @@
 buffers and in-place joins must never change a value.  Each test checks values against numpy and,
 where the point is that a buffer is (or is not) reused, the generated source."""
 import numpy as np
+import pytest
 
 import minigraph as theano
 import minigraph.tensor as T
@@ -51,6 +52,7 @@ def _lstm(B, T_=6, I=3, H=4, seed=0):
     return f, X, np.array(H_all), np.array(C_all), (W, U, b)
 
 
+@pytest.mark.numpy_executor  # reads the generated loop source
 def test_lstm_loops_use_slots_and_scratch_buffers_and_stay_exact():
     for B in (1, 5):  # B = 1: the gate joins are contiguous, so they are built in place too
         f, X, H_all, C_all, (W, U, b) = _lstm(B)
