@@ -5,7 +5,9 @@ sequence taps are shifted slices, a multi-tap state is a window of carries that 
 ``go_backwards`` is a reversed slice, shared-variable updates are carries.  So the lowering maps the
 core op one to one: the carries are ``lax.scan``'s carry, the sequences its ``xs``, the stored
 traces and ys its stacked ``ys``; a carry kept only at its last step (save-memory) is not stacked
-at all, and summed outputs (BPTT's parameter gradients) are accumulated in the carry.  The step is
+at all, and summed outputs (BPTT's parameter gradients) are accumulated in the carry.  A loop whose
+sequences are all reversed slices (``go_backwards``, and the backward loops of BPTT) runs with
+``reverse=True`` over the unreversed sequences.  The step is
 the op's own rewritten step program, lowered by the same driver, so nested loops and the backward
 loops that ``grad`` builds lower the same way.
 
@@ -32,6 +34,7 @@ def lower_scan(op, node):
     carry_dtypes = [np.dtype(p.dtype) for p in op.inner_inputs[ns:ns + nc]]
     y_dtypes = [np.dtype(v.dtype) for v in op.ys]
     stored = [k for k in range(nc) if op.keep[k] == "all"]
+    backwards = ns > 0 and all(_is_reversal(v) for v in node.inputs[1:1 + ns])
 
     def run(n, *outer):
         n = int(static_values([n], op)[0])
@@ -74,13 +77,36 @@ def lower_scan(op, node):
                 slot[key] = first[id(out)]
             return (new, sums), stacked
 
-        (last, sums), stacked = lax.scan(body, (carries, sums0), [seqs[i] for i in moving], length=n)
+        xs = [seqs[i] for i in moving]
+        if backwards:  # every sequence is x[::-1] (go_backwards, BPTT): loop over x with reverse=True instead
+            xs = [x[::-1] for x in xs]  # XLA cancels the two reversals
+        (last, sums), stacked = lax.scan(body, (carries, sums0), xs, length=n, reverse=backwards)
+        if backwards:  # outputs in the loop's order, as the op defines them (a consumer's reversal cancels)
+            stacked = [y[::-1] for y in stacked]
         results = [stacked[slot["c", k]] if ("c", k) in slot else
                    (last[k][None] if n else jnp.zeros((0,) + last[k].shape, last[k].dtype)) for k in range(nc)]
         results += [stacked[slot["y", j]] if ("y", j) in slot else np.broadcast_to(known[j], (n,) + known[j].shape)
                     for j in range(ny)]
         return tuple(results + sums)
     return run
+
+
+def _is_reversal(v):
+    """``v`` is ``x[::-1]``, or a forward slice of one (``x[::-1][:n, :, a:b]``): how go_backwards and the
+    backward loops of BPTT give their sequences."""
+    from ..ops.subtensor import Subtensor
+    from ..scan import CheckLength
+    if v.owner is not None and isinstance(v.owner.op, CheckLength):  # an identity
+        return _is_reversal(v.owner.inputs[0])
+    if v.owner is None or not isinstance(v.owner.op, Subtensor):
+        return False
+    spec = v.owner.op.spec
+    if not all(e[0] in "si" for e in spec):  # no new or advanced axes
+        return False
+    first = spec[0]
+    if first == ("s", None, None, -1) and len(v.owner.inputs) == 1:
+        return True
+    return first[0] == "s" and first[3] is None and _is_reversal(v.owner.inputs[0])  # a forward slice of one
 
 
 def _check_carries(op, carries, out_shapes):

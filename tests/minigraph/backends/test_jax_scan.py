@@ -92,6 +92,7 @@ def test_save_memory_keeps_only_the_last_state_in_the_program():
     Xv = rng.standard_normal((6, 3, 4))
     text = f.jaxpr(Xv)
     assert "scan[" in text
+    assert "reverse=True" not in text  # no backward loop: nothing is differentiated
     assert not re.search(r"f64\[6,3,5\]", text), "a full trace of a state is still stored"
     want = theano.function([X], hs[-1].sum(), mode="FAST_RUN")(Xv)
     assert_same(want, f(Xv), "save-memory")
@@ -103,3 +104,17 @@ def test_step_shape_mismatch_names_the_carry():
     f = theano.function([x], out, mode="JAX")
     with pytest.raises(theano.ExecutionError, match="carry 0 .* shape"):
         f(np.ones((3, 2)))
+
+
+def test_backward_loops_run_with_reverse_true():
+    """go_backwards and the BPTT loop read reversed sequences: both become lax.scan(reverse=True)."""
+    x = T.dmatrix("x")
+    w = theano.shared(np.full(2, 0.5), "w")
+    back, _ = theano.scan(lambda x_t, h: T.tanh(x_t + w * h), sequences=x, outputs_info=T.zeros((2,)),
+                          go_backwards=True)
+    f = theano.function([x], [back, T.grad(back.sum(), w)], mode="JAX")
+    xv = rng.standard_normal((5, 2))
+    assert f.jaxpr(xv).count("reverse=True") >= 1
+    want = theano.function([x], [back, T.grad(back.sum(), w)], mode="FAST_RUN")(xv)
+    for a, b in zip(want, f(xv)):
+        assert_same(a, b, "go_backwards")
