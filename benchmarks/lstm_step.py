@@ -343,25 +343,19 @@ def scan_overhead(n=2000):
 
 def rewrite_ablation(size="S2", dtype=np.float32, repeats=6):
     """Each scan rewrite switched off in turn: how much slower the training step gets without it."""
-    from minigraph import rewrite as rw
-    from minigraph import scan_rewrites as sr
+    from minigraph.rewrite import Rewrites
     Tn, B, I, H = SIZES[size]
     params = ref.init_lstm_params(I, H, 1, np.random.default_rng(0), dtype)
     X = np.random.default_rng(1).standard_normal((Tn, B, I)).astype(dtype)
     Y = np.zeros((B, 1), dtype)
-    rules = [("merge forward loop with grad's copy", rw.PRE_PASSES, sr.merge_variants),
-             ("push out sequence work (X @ W_x)", rw.LOCAL_RULES, sr.pushout_sequence),
-             ("hoist loop-invariant work (W.T)", rw.LOCAL_RULES, sr.pushout_invariant),
-             ("weight gradients after the loop", rw.LOCAL_RULES, sr.pushout_sums),
-             ("prune outputs / save-memory", rw.POST_PASSES, sr.prune)]
+    rules = [("merge forward loop with grad's copy", "scan_merge_variants"),
+             ("push out sequence work (X @ W_x)", "scan_pushout_sequence"),
+             ("hoist loop-invariant work (W.T)", "scan_pushout_invariant"),
+             ("weight gradients after the loop", "scan_pushout_sums"),
+             ("prune outputs / save-memory", "scan_prune")]
     fns = [("all rewrites", build_minigraph_step(params, dtype)[0])]
-    for label, table, rule in rules:
-        at = table.index(rule)
-        table.remove(rule)
-        try:
-            fns.append((f"without: {label}", build_minigraph_step(params, dtype)[0]))
-        finally:
-            table.insert(at, rule)
+    for label, rule in rules:  # the public switch: function(..., rewrite=Rewrites(exclude=[name]))
+        fns.append((f"without: {label}", build_minigraph_step(params, dtype, rewrite=Rewrites(exclude=[rule]))[0]))
     for _, fn in fns:
         fn(X, Y, 0.0)
     times = {label: [] for label, _ in fns}

@@ -189,7 +189,9 @@ def _use_mode(mode: str) -> None:
         import jax
     except ImportError:
         raise CLIError("--mode jax needs jax: pip install 'minigraph[jax]' (or jax's CUDA build for a GPU)") from None
-    os.environ["MINIGRAPH_MODE"] = "JAX"
+    import minigraph
+    minigraph.config.mode = "JAX"
+    os.environ["MINIGRAPH_MODE"] = "JAX"  # and in worker processes (sweep)
     device = jax.devices()[0]
     _say(f"{PROG}: mode jax on {device.platform} ({device.device_kind})")
 

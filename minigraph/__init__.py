@@ -13,6 +13,7 @@ from .ops.elemwise import ShapeError
 from .printing import debugprint, pp
 from . import graphviz, printing, sympy_bridge  # noqa: F401  (both import their libraries lazily)
 from .scan import foldl, foldr, map, reduce, scan  # noqa: A004
+from . import backends  # noqa: F401  (registers mode JAX; jax itself loads when a function is compiled for it)
 
 clone = clone_replace
 gradient = tensor  # Theano code sometimes reaches grad helpers as theano.gradient.*

@@ -25,15 +25,63 @@ from .ops.elemwise import Elemwise, fits_inside
 from .ops.shape import Concatenate
 
 
+@dataclass(frozen=True, eq=False)
+class Buffer:
+    """An array the generated code allocates for the result of the node at ``pos``: before its first
+    writer (every run or step), or once before a loop when ``scratch``."""
+
+    pos: int
+    shape: tuple
+    dtype: np.dtype
+    scratch: bool = False
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Row t of the loop's stored array for step output ``output`` (the loop names it)."""
+
+    output: int
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """The part ``index`` (a tuple of slices) of another destination: a piece of a join."""
+
+    base: object   # Buffer | Slot | Region
+    index: tuple
+
+    @property
+    def root(self):
+        base = self.base
+        while isinstance(base, Region):
+            base = base.base
+        return base
+
+
+@dataclass(frozen=True)
+class Join:
+    """A concatenate whose ``inside`` pieces were computed into their regions of ``dest``: the others
+    are copied in (``copies``: (index, variable)), and the join's value is ``dest`` itself."""
+
+    dest: object
+    copies: list
+    inside: list
+
+
 @dataclass
 class BufferPlan:
-    out: dict = field(default_factory=dict)      # node position -> expression passed as out=
+    out: dict = field(default_factory=dict)      # node position -> destination passed as out=
     reuse: dict = field(default_factory=dict)    # node position -> dead input passed as out=
-    joined: dict = field(default_factory=dict)   # concatenate position -> (buffer, pieces to copy, pieces in place)
-    before: dict = field(default_factory=dict)   # node position -> names of buffers to allocate first
-    scratch: list = field(default_factory=list)  # names of buffers allocated once, before a loop
-    env: dict = field(default_factory=dict)      # values those expressions use
+    joined: dict = field(default_factory=dict)   # concatenate position -> Join
+    before: dict = field(default_factory=dict)   # node position -> Buffers to allocate first
+    scratch: list = field(default_factory=list)  # Buffers allocated once, before a loop
     stored: set = field(default_factory=set)     # output positions whose slot the program fills itself
+
+
+def _per_run_root(dest):
+    """The Buffer allocated per run (or per step) that ``dest`` lies in, or None."""
+    root = dest.root if isinstance(dest, Region) else dest
+    return root if isinstance(root, Buffer) and not root.scratch else None
 
 
 def _static(v):
@@ -52,15 +100,14 @@ def _aliases(nodes):
 
 
 def plan_buffers(nodes, outputs, keep, last_use, slots=None):
-    """The plan for ``nodes``.  ``slots`` (only for the body of a loop) maps output positions to slot
-    expressions (``Y3[t]``) of the output's shape and dtype, and turns on scratch buffers."""
+    """The plan for ``nodes``.  ``slots`` (only for the body of a loop): the output positions stored every
+    step, each into a row of the output's shape and dtype (a ``Slot``); it turns on scratch buffers."""
     plan = BufferPlan()
     producer = {id(o): (pos, node) for pos, node in enumerate(nodes) for o in node.outputs}
     uses = Counter(id(v) for node in nodes for v in node.inputs) + Counter(id(v) for v in outputs)
     roots = _aliases(nodes)
-    dest = {}        # value id -> (expression it is written into, per-step buffer it lies in or None)
+    dest = {}        # value id -> the destination it is written into
     contiguous = {}  # value id -> True when its destination is C-contiguous
-    alloc_at = {}    # per-step buffer -> position of the first node writing into it
     in_loop = slots is not None
     viewed_by_kept = set().union(*(roots.get(k, ()) for k in keep))
 
@@ -76,69 +123,76 @@ def plan_buffers(nodes, outputs, keep, last_use, slots=None):
         """v lives only within one step of the loop: it may get a buffer for the whole loop."""
         return in_loop and id(v) not in keep and id(v) not in viewed_by_kept and roots.get(id(v)) == {id(v)}
 
-    def first_write(pos):
-        """Position of the first node writing into the result of the join at ``pos``."""
-        return min(first_write(p) if p in plan.joined else p
-                   for p in (producer[id(x)][0] for x in plan.joined[pos][2]))
+    def new_buffer(pos, v):
+        return Buffer(pos, tuple(v.type.shape), np.dtype(v.dtype), scratch=step_local(v))
 
-    for i, expr in (slots or {}).items():  # a slot is a whole row of a C-ordered array: contiguous
+    for i in (slots or ()):  # a slot is a whole row of a C-ordered array: contiguous
         if writable(outputs[i], "contiguous"):
-            dest[id(outputs[i])] = (expr, None)
+            dest[id(outputs[i])] = Slot(i)
             contiguous[id(outputs[i])] = True
             plan.stored.add(i)
     for pos in reversed(range(len(nodes))):  # outer joins first: an inner join may lie inside an outer one
-        node = nodes[pos]
-        out = node.outputs[0]
-        if not isinstance(node.op, Concatenate) or not _static(out) or any(d != 1 for d in out.type.shape[:node.op.axis]):
-            continue
-        if not contiguous.get(id(out), id(out) not in dest):  # the join itself goes into a strided slice
-            continue
-        axis, start, pieces = node.op.axis, 0, []
-        for k, x in enumerate(node.inputs):
-            plan.env[f"_ix{pos}_{k}"] = (slice(None),) * axis + (slice(start, start + x.type.shape[axis]),)
-            start += x.type.shape[axis]
-            pieces.append((x, f"_ix{pos}_{k}", uses[id(x)] == 1 and id(x) not in keep and writable(x, "contiguous")))
-        if not any(inside for *_, inside in pieces):
-            continue
-        if id(out) not in dest:
-            name = f"b{pos}"
-            plan.env[f"_shape{pos}"] = (tuple(out.type.shape), np.dtype(out.dtype))
-            if step_local(out):
-                plan.scratch.append(name)
-                dest[id(out)] = (name, None)
-            else:
-                dest[id(out)] = (name, name)
-        buf, root = dest[id(out)]
-        for x, name, inside in pieces:
-            if inside:
-                dest[id(x)] = (f"{buf}[{name}]", root)
-                contiguous[id(x)] = True
-        plan.joined[pos] = (buf, [(name, x) for x, name, inside in pieces if not inside],
-                            [x for x, _, inside in pieces if inside])
-    for pos in plan.joined:
-        root = dest[id(nodes[pos].outputs[0])][1]
-        if root is not None:
-            alloc_at[root] = min(alloc_at.get(root, pos), first_write(pos))
-    for root, pos in alloc_at.items():
-        plan.before.setdefault(pos, []).append(root)
+        join = _plan_join(nodes[pos], pos, dest, contiguous, uses, keep, writable, new_buffer)
+        if join is not None:
+            plan.joined[pos] = join
+    _allocations(plan, nodes, producer, dest)
     for pos, node in enumerate(nodes):
         out = node.outputs[0]
         if pos in plan.joined:
             continue
         if id(out) in dest:
-            plan.out[pos] = dest[id(out)][0]
+            plan.out[pos] = dest[id(out)]
         elif step_local(out) and writable(out, "contiguous"):
-            name = f"b{pos}"
-            plan.env[f"_shape{pos}"] = (tuple(out.type.shape), np.dtype(out.dtype))
-            plan.scratch.append(name)
-            dest[id(out)] = (name, None)
-            plan.out[pos] = name
-    if alloc_at or plan.scratch:
-        plan.env["_empty"] = np.empty
+            dest[id(out)] = plan.out[pos] = new_buffer(pos, out)
+    plan.scratch = [b for b in {id(d): d for d in _destinations(plan)}.values() if isinstance(b, Buffer) and b.scratch]
     for pos, v in _dead_input_reuse(nodes, last_use, keep | set(dest), roots).items():
         if pos not in plan.out and pos not in plan.joined:
             plan.reuse[pos] = v
     return plan
+
+
+def _plan_join(node, pos, dest, contiguous, uses, keep, writable, new_buffer):
+    """A Join for the concatenate ``node`` when some of its pieces can be computed in place, else None."""
+    out = node.outputs[0]
+    if not isinstance(node.op, Concatenate) or not _static(out) or any(d != 1 for d in out.type.shape[:node.op.axis]):
+        return None
+    if not contiguous.get(id(out), id(out) not in dest):  # the join itself goes into a strided slice
+        return None
+    axis, start, pieces = node.op.axis, 0, []
+    for x in node.inputs:
+        index = (slice(None),) * axis + (slice(start, start + x.type.shape[axis]),)
+        start += x.type.shape[axis]
+        pieces.append((x, index, uses[id(x)] == 1 and id(x) not in keep and writable(x, "contiguous")))
+    if not any(inside for *_, inside in pieces):
+        return None
+    if id(out) not in dest:
+        dest[id(out)] = new_buffer(pos, out)
+    for x, index, inside in pieces:
+        if inside:
+            dest[id(x)] = Region(dest[id(out)], index)
+            contiguous[id(x)] = True
+    return Join(dest[id(out)], [(index, x) for x, index, inside in pieces if not inside],
+                [x for x, _, inside in pieces if inside])
+
+
+def _allocations(plan, nodes, producer, dest):
+    """Each per-run buffer of a join is allocated right before the first node writing into it."""
+    def first_write(pos):
+        return min(first_write(p) if p in plan.joined else p
+                   for p in (producer[id(x)][0] for x in plan.joined[pos].inside))
+
+    alloc_at = {}
+    for pos, join in plan.joined.items():
+        root = _per_run_root(join.dest)
+        if root is not None:
+            alloc_at[id(root)] = (root, min(alloc_at.get(id(root), (None, pos))[1], first_write(pos)))
+    for root, pos in alloc_at.values():
+        plan.before.setdefault(pos, []).append(root)
+
+
+def _destinations(plan):
+    for d in list(plan.out.values()) + [j.dest for j in plan.joined.values()]:
+        yield d.root if isinstance(d, Region) else d
 
 
 def _dead_input_reuse(nodes, last_use, keep, roots):

@@ -7,12 +7,16 @@ mapped back from the line number to the node, its inputs' shapes and the place
 in the user's code where it was built.
 """
 import itertools
+import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .config import config
-from .buffers import plan_buffers
+from .buffers import Buffer, Slot, plan_buffers
+from .rewrite import Rewrites, rewrite_graph
+from .mode import backend_of, get_mode
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
                     toposort)
 
@@ -53,78 +57,40 @@ class Program:
         self.outputs = list(outputs)
         self.nodes = toposort(self.outputs, stop_at=self.inputs + self.shared)
         self.name = name
+        self.loops = {}  # the generated loops over this step program (see loop), by their layout
         self.run = self._generate()
 
+    def loop_sources(self):
+        """Sources of the loops generated over this program so far."""
+        return [fn.source for fn in self.loops.values()]
+
     def _emit(self, indent, slots=None):
-        """The schedule as Python lines (``v3_0 = f3(a0, v2_0)``, ``del`` after last uses), with the
-        names of the inputs (``a0, a1, ...``, shared ``s0, ...``), the output expressions, the
-        environment (thunks ``f*``, constants ``k*``) the lines run in, and the buffer plan (with
-        ``slots``, see ``plan_buffers``: the body of a loop)."""
-        names, env = {}, {"_asarray": np.asarray}
-        args = []
-        for i, v in enumerate(self.inputs):
-            names[id(v)] = f"a{i}"
-            args.append(f"a{i}")
-        for i, v in enumerate(self.shared):
-            names[id(v)] = f"s{i}"
-            args.append(f"s{i}")
-        consts = 0
-
-        def name_of(v):
-            nonlocal consts
-            key = id(v)
-            if key not in names:
-                if isinstance(v, Constant):
-                    names[key] = f"k{consts}"
-                    env[f"k{consts}"] = v.data
-                    consts += 1
-                else:
-                    raise MissingInputError(f"{self.name}: the graph needs {v.describe()}, which was not given "
-                                            "as an input")
-            return names[key]
-
-        # last use of every variable, to free buffers right after it
-        last_use = {}
+        """The schedule as Python lines (``v3_0 = f3(a0, v2_0)  # dot at model.py:12``, ``del`` after last
+        uses) with what they need, as an ``Emitted``.  ``slots`` (the body of a loop) maps step output
+        positions to the expressions of their stored rows (``Y0[t]``); see ``plan_buffers``."""
+        em = _Emitter(self, indent, slots or {})
+        last_use = {}  # last use of every variable, to free buffers right after it
         for pos, node in enumerate(self.nodes):
             for v in node.inputs:
                 last_use[id(v)] = pos
         keep = {id(v) for v in self.outputs} | {id(v) for v in self.inputs} | {id(v) for v in self.shared}
-        plan = plan_buffers(self.nodes, self.outputs, keep, last_use, slots)
-        env.update(plan.env)
-        per_step = {b for bufs in plan.before.values() for b in bufs}
-        lines = []
+        plan = plan_buffers(self.nodes, self.outputs, keep, last_use, set(slots) if slots is not None else None)
         for pos, node in enumerate(self.nodes):
-            fn = f"f{pos}"
-            env[fn] = node.op.make_thunk(node)
-            lines += [f"{indent}{b} = _empty(*_shape{b[1:]})" for b in plan.before.get(pos, ())]
-            outs = [f"v{pos}_{j}" for j in range(len(node.outputs))]
-            if pos in plan.joined:  # the pieces are already in place: copy the others, then take the buffer
-                buf, copies, _ = plan.joined[pos]
-                lines += [f"{indent}{buf}[{ix}] = {name_of(x)}" for ix, x in copies]
-                lines.append(f"{indent}{outs[0]} = {buf}")
-                if buf in per_step:
-                    lines.append(f"{indent}del {buf}")
-            else:
-                ins = ", ".join(name_of(v) for v in node.inputs)
-                if pos in plan.out:
-                    ins += f", out={plan.out[pos]}"
-                elif pos in plan.reuse:
-                    ins += f", out={names[id(plan.reuse[pos])]}"
-                target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
-                lines.append(f"{indent}{target} = {fn}({ins})")
-            for o, name in zip(node.outputs, outs):
-                names[id(o)] = name
-            dead = [names[id(v)] for v in dict.fromkeys(node.inputs)
+            em.node(pos, node, plan)
+            dead = [em.names[id(v)] for v in dict.fromkeys(node.inputs)
                     if last_use.get(id(v)) == pos and id(v) not in keep and not isinstance(v, Constant)]
             if dead:
-                lines.append(f"{indent}del {', '.join(dead)}")
-        return lines, args, [name_of(v) for v in self.outputs], env, plan
+                em.lines.append(f"{indent}del {', '.join(dead)}")
+        scratch = [f"{em.render(b)} = _empty(*_shape{b.pos})  # scratch buffer for {_where(self.nodes[b.pos])}"
+                   for b in plan.scratch]
+        return Emitted(em.lines, em.args, [em.name_of(v) for v in self.outputs], em.env, plan, scratch)
 
     def _generate(self):
-        body, args, outs, env, _ = self._emit("    ")
-        lines = [f"def mg_{_identifier(self.name)}({', '.join(args)}):"] + body
-        lines.append(f"    return ({', '.join(outs)}{',' if outs else ''})")
+        em = self._emit("    ")
+        lines = [f"def mg_{_identifier(self.name)}({', '.join(em.args)}):"] + em.lines
+        lines.append(f"    return ({', '.join(em.outs)}{',' if em.outs else ''})")
         self.source = "\n".join(lines)
+        env = em.env
         exec(compile(self.source, f"<minigraph {self.name}>", "exec"), env)
         return env["mg_" + _identifier(self.name)]
 
@@ -138,21 +104,21 @@ class Program:
         the exception carries the failing step as ``mg_step``.
         """
         key = (n_seqs, n_carry, tuple(traced), tuple(ys), tuple(sums))
-        cache = self.__dict__.setdefault("_loops", {})
+        cache = self.loops
         if key in cache:
             return cache[key]
         # step outputs stored every step are computed straight into their rows where the plan allows
         slots = {pos: f"Y{j}[t]" for j, pos in enumerate(ys)}
         slots.update({k: f"TR{k}[t]" for k in traced if k not in slots})
-        body, args, outs, env, plan = self._emit(" " * 12, slots)
-        stored = plan.stored
+        em = self._emit(" " * 12, slots)
+        body, args, outs, env, stored = em.lines, em.args, em.outs, em.env, em.plan.stored
         env["np_add"] = np.add
         seqs = [f"S{i}" for i in range(n_seqs)]
         nonseq = args[n_seqs + n_carry:]
         carries = args[n_seqs:n_seqs + n_carry]
         bufs = [f"TR{k}" for k in traced] + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))]
         lines = [f"def mg_loop(n, {', '.join(seqs + carries + nonseq + bufs)}):", "    t = 0"]
-        lines += [f"    {b} = _empty(*_shape{b[1:]})" for b in plan.scratch]  # one buffer for the whole loop
+        lines += [f"    {line}" for line in em.scratch]  # one buffer for the whole loop
         lines += ["    try:", "        for t in range(n):"]
         # slice only the sequences this specialisation still reads (folded constants are not)
         used = {id(v) for node in self.nodes for v in node.inputs} | {id(v) for v in self.outputs}
@@ -198,6 +164,88 @@ class Program:
                     _check_value(node, o, val, ins)
                 values[id(o)] = val
         return tuple(v.data if isinstance(v, Constant) else values[id(v)] for v in self.outputs)
+
+
+@dataclass
+class Emitted:
+    """The lines of a program's body and what they need (see ``Program._emit``)."""
+
+    lines: list    # the body, one statement a line
+    args: list     # parameter names: inputs a0.., shared s0..
+    outs: list     # the expressions of the outputs
+    env: dict      # the names the lines read: thunks f*, constants k*, buffer shapes and indices
+    plan: object   # the BufferPlan the lines follow
+    scratch: list  # allocations of the loop's scratch buffers (to run once, before a loop)
+
+
+def _where(node):
+    """``op at file:line`` of the user's code that built ``node``, for the comment on its line."""
+    if node.tag.trace is None:
+        return str(node.op)
+    fname, line, _ = node.tag.trace
+    return f"{node.op} at {os.path.basename(fname)}:{line}"
+
+
+class _Emitter:
+    """Names values and renders the typed buffer plan as Python source, one node at a time."""
+
+    def __init__(self, program, indent, slots):
+        self.program, self.indent, self.slots = program, indent, slots
+        self.names, self.env, self.lines, self.args = {}, {"_asarray": np.asarray, "_empty": np.empty}, [], []
+        for prefix, vs in (("a", program.inputs), ("s", program.shared)):
+            for i, v in enumerate(vs):
+                self.names[id(v)] = f"{prefix}{i}"
+                self.args.append(f"{prefix}{i}")
+        self.consts = 0
+
+    def name_of(self, v):
+        key = id(v)
+        if key not in self.names:
+            if not isinstance(v, Constant):
+                raise MissingInputError(f"{self.program.name}: the graph needs {v.describe()}, which was not "
+                                        "given as an input")
+            self.names[key] = f"k{self.consts}"
+            self.env[f"k{self.consts}"] = v.data
+            self.consts += 1
+        return self.names[key]
+
+    def render(self, dest):
+        """The expression of a destination of the plan (a Buffer, a loop Slot, or a Region of either)."""
+        if isinstance(dest, Buffer):
+            self.env[f"_shape{dest.pos}"] = (dest.shape, dest.dtype)
+            return f"b{dest.pos}"
+        if isinstance(dest, Slot):
+            return self.slots[dest.output]
+        name = f"_ix{len([k for k in self.env if k.startswith('_ix')])}"
+        self.env[name] = dest.index
+        return f"{self.render(dest.base)}[{name}]"
+
+    def node(self, pos, node, plan):
+        ind, where = self.indent, _where(node)
+        fn = f"f{pos}"
+        self.env[fn] = node.op.make_thunk(node)
+        self.lines += [f"{ind}{self.render(b)} = _empty(*_shape{b.pos})  # buffer for {_where(self.program.nodes[b.pos])}"
+                       for b in plan.before.get(pos, ())]
+        outs = [f"v{pos}_{j}" for j in range(len(node.outputs))]
+        if pos in plan.joined:  # the pieces are already in place: copy the others, then take the buffer
+            join = plan.joined[pos]
+            buf = self.render(join.dest)
+            for k, (index, x) in enumerate(join.copies):
+                self.env[f"_ix{pos}_{k}"] = index
+                self.lines.append(f"{ind}{buf}[_ix{pos}_{k}] = {self.name_of(x)}  # {where}: piece")
+            self.lines.append(f"{ind}{outs[0]} = {buf}  # {where}: pieces written in place")
+            if isinstance(join.dest, Buffer) and not join.dest.scratch:
+                self.lines.append(f"{ind}del {buf}")
+        else:
+            ins = ", ".join(self.name_of(v) for v in node.inputs)
+            if pos in plan.out:
+                ins += f", out={self.render(plan.out[pos])}"
+            elif pos in plan.reuse:
+                ins += f", out={self.names[id(plan.reuse[pos])]}"
+            target = ", ".join(outs) + "," if _returns_tuple(node) else outs[0]
+            self.lines.append(f"{ind}{target} = {fn}({ins})  # {where}")
+        for o, name in zip(node.outputs, outs):
+            self.names[id(o)] = name
 
 
 def _returns_tuple(node):
@@ -280,19 +328,7 @@ class Function:
         self._check_inputs(inputs)
         updates = _normalize_updates(updates)
         if givens:
-            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
-            repl = {}
-            for old, new in pairs:
-                new = as_variable(new)
-                if not isinstance(old, Variable):
-                    raise TypeError(f"givens keys must be variables, got {type(old).__name__}")
-                if old.dtype != new.dtype or old.ndim != new.ndim:
-                    raise TypeError(f"givens: cannot replace {old.describe()} by {new.describe()}: "
-                                    "types differ (dtype and number of dimensions must match)")
-                repl[old] = new
-            replaced = clone_replace(outputs + [u for _, u in updates], repl)
-            outputs, new_updates = replaced[:len(outputs)], replaced[len(outputs):]
-            updates = [(s, u) for (s, _), u in zip(updates, new_updates)]
+            outputs, updates = _apply_givens(givens, outputs, updates)
         for s, u in updates:
             _check_update(s, u)
         all_outputs = outputs + [u for _, u in updates]
@@ -317,17 +353,19 @@ class Function:
                 shared.append(s)
         use_rewrites = (config.optimizer != "None") if rewrite is None else rewrite
         if use_rewrites:
-            from .rewrite import rewrite_graph
-            all_outputs = rewrite_graph(all_outputs)
+            all_outputs = rewrite_graph(all_outputs, rewrite if isinstance(rewrite, Rewrites) else None)
         self.inputs = inputs
         self.outputs = all_outputs[:len(outputs)]
         self.updates = [(s, u) for (s, _), u in zip(updates, all_outputs[len(outputs):])]
         self.shared = shared
         self.program = Program(inputs, all_outputs, shared, self.name)
+        self.run_program = self.program.run  # a backend other than numpy replaces it (see minigraph.mode)
+        self.mode = None  # the Mode it was compiled in (set by function())
         self.maker = self  # Theano code reads fn.maker.fgraph
         self._filters = [_fast_filter(v, allow_input_downcast) for v in inputs]
         self._containers = [s.container for s in shared]
         self._update_containers = [s.container for s, _ in updates]
+        self._lock = _update_lock(self._containers + self._update_containers) if updates else None
         self._n_out = len(outputs)
         self.check = config.check if check is None else check
         self._names = {v.name: i for i, v in enumerate(inputs) if v.name}
@@ -350,27 +388,6 @@ class Function:
         return self
 
     def __call__(self, *args, **kwargs):
-        vals = self._input_values(args, kwargs)
-        vals += [c.value for c in self._containers]
-        if self.check:
-            results = self.program.run_checked(*vals)
-        else:
-            try:
-                results = self.program.run(*vals)
-            except Exception as exc:  # noqa: BLE001 - re-raised with the node that failed
-                err = self.program.explain(vals, exc)
-                if err is None:
-                    raise
-                raise err from exc
-        results = _detach(vals, results)
-        n = self._n_out
-        for c, v in zip(self._update_containers, results[n:]):
-            c.value = v
-        outs = results[:n]
-        return outs[0] if self.single else outs
-
-    def _input_values(self, args, kwargs):
-        """The call's inputs, by position or name, validated against their types (a list)."""
         if kwargs:
             args = list(args) + [None] * (len(self.inputs) - len(args))
             for k, val in kwargs.items():
@@ -380,11 +397,92 @@ class Function:
         if len(args) != len(self.inputs):
             names = ", ".join(v.describe() for v in self.inputs) or "none"
             raise TypeError(f"{self.name} takes {len(self.inputs)} input(s) ({names}), got {len(args)}")
-        return [f(a) for f, a in zip(self._filters, args)]
+        vals = [f(a) for f, a in zip(self._filters, args)]
+        if self._lock is None:
+            results = self._run(vals)
+        else:  # read the shared values, compute, write the updates: one step for other threads
+            with self._lock:
+                results = self._run(vals)
+        outs = results[:self._n_out]
+        return outs[0] if self.single else outs
+
+    def _run(self, vals):
+        """Outputs and updates for validated input values ``vals``; the updates are applied."""
+        vals = vals + [c.value for c in self._containers]
+        if self.check:
+            results = self.program.run_checked(*vals)
+        else:
+            try:
+                results = self.run_program(*vals)
+            except Exception as exc:  # noqa: BLE001 - re-raised with the node that failed
+                err = self.program.explain(vals, exc)
+                if err is None:
+                    raise
+                raise err from exc
+        results = _detach(vals, results)
+        for c, v in zip(self._update_containers, results[self._n_out:]):
+            c.value = v
+        return results
+
+    @property
+    def source(self):
+        """The generated Python source of this function's schedule."""
+        return self.program.source
+
+    def sources(self):
+        """{name: generated source} of this function and of every step program and loop compiled inside
+        it so far (a scan compiles its step when first called, specialised to the call's shapes)."""
+        out = {self.program.name: self.program.source}
+        for node in self.program.nodes:
+            out.update(node.op.generated_sources())
+        return out
 
     def debugprint(self, file=None):
         from .printing import debugprint
         return debugprint(self, file=file)
+
+
+class _Locks:
+    """Several containers' locks as one, always taken in the same order (so two functions never wait on
+    each other's)."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks):
+        self.locks = locks
+
+    def __enter__(self):
+        for lock in self.locks:
+            lock.acquire()
+
+    def __exit__(self, *exc):
+        for lock in reversed(self.locks):
+            lock.release()
+
+
+def _update_lock(containers):
+    """The lock making one call's read-compute-write of these shared variables atomic: each shared
+    variable has its own lock (so functions on disjoint variables run in parallel), taken in the order
+    the variables were created."""
+    unique = sorted({id(c): c for c in containers}.values(), key=lambda c: c.order)
+    return unique[0].lock if len(unique) == 1 else _Locks([c.lock for c in unique])
+
+
+def _apply_givens(givens, outputs, updates):
+    """``outputs`` and ``updates`` with the variables of ``givens`` replaced."""
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    repl = {}
+    for old, new in pairs:
+        new = as_variable(new)
+        if not isinstance(old, Variable):
+            raise TypeError(f"givens keys must be variables, got {type(old).__name__}")
+        if old.dtype != new.dtype or old.ndim != new.ndim:
+            raise TypeError(f"givens: cannot replace {old.describe()} by {new.describe()}: "
+                            "types differ (dtype and number of dimensions must match)")
+        repl[old] = new
+    replaced = clone_replace(outputs + [u for _, u in updates], repl)
+    outputs, new_updates = replaced[:len(outputs)], replaced[len(outputs):]
+    return outputs, [(s, u) for (s, _), u in zip(updates, new_updates)]
 
 
 def _normalize_updates(updates):
@@ -418,10 +516,23 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
     """Compile ``outputs`` as a function of ``inputs`` (see ``Function``).
 
     ``check=True`` validates every intermediate's shape and dtype and raises on
-    the first NaN/Inf; ``rewrite=False`` runs the graph exactly as built.
+    the first NaN/Inf; ``rewrite=False`` runs the graph exactly as built and
+    ``rewrite=Rewrites(exclude=[...])`` without the named rules
+    (``minigraph.rewrite.list_rules()``).  ``mode``: a name from
+    ``minigraph.mode`` (``FAST_RUN``, ``FAST_COMPILE``, ``DebugMode``,
+    ``NanGuardMode``, or a backend such as ``NUMPY``), case-insensitive;
+    default ``config.mode``.
     """
-    if mode is not None and str(mode).upper() in ("DEBUGMODE", "NANGUARDMODE") and check is None:
+    chosen = get_mode(mode)
+    if check is None and chosen.check:
         check = True
-    from .backends import function_class
-    return function_class(mode)(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name,
-                                check, rewrite)
+    if rewrite is None and chosen.rewrites is not True and config.optimizer != "None":
+        rewrite = chosen.rewrites
+    backend = backend_of(chosen)
+    build = backend.function or Function  # a backend with its own call path (JAX: device-resident state)
+    fn = build(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    lower = backend.lower
+    if lower is not None:
+        fn.run_program = lower(fn.program)
+    fn.mode = chosen
+    return fn

@@ -4,30 +4,33 @@
 constructors without a dtype prefix (``T.matrix`` and so on).  It starts as
 ``float64`` and can be set in code (``minigraph.config.floatX = 'float32'``) or
 with the environment variable ``MINIGRAPH_FLOATX`` (``THEANO_FLAGS=floatX=...``
-is read as well, so old scripts keep working).
+is read as well, so old scripts keep working).  ``mode`` is the default mode of
+``function`` (``MINIGRAPH_MODE`` or ``THEANO_FLAGS=mode=...``; see minigraph/mode.py).
 """
 import os
 
 _ALLOWED_FLOATX = ("float64", "float32", "float16")
 
 
-def _floatx_from_env():
-    value = os.environ.get("MINIGRAPH_FLOATX")
+def _from_env(variable, flag, default):
+    """``variable`` from the environment, else ``flag`` in THEANO_FLAGS, else ``default``."""
+    value = os.environ.get(variable)
     if value is None:
         for part in os.environ.get("THEANO_FLAGS", "").split(","):
             key, _, val = part.partition("=")
-            if key.strip() == "floatX":
+            if key.strip() == flag:
                 value = val.strip()
-    return value or "float64"
+    return value or default
 
 
 class Config:
     """Mutable settings object; unknown attributes raise instead of silently sticking."""
 
-    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check")
+    __slots__ = ("_floatX", "compute_test_value", "optimizer", "check", "mode")
 
     def __init__(self):
-        self.floatX = _floatx_from_env()
+        self.floatX = _from_env("MINIGRAPH_FLOATX", "floatX", "float64")
+        self.mode = _from_env("MINIGRAPH_MODE", "mode", "FAST_RUN")  # checked when used (minigraph.mode)
         self.compute_test_value = "off"  # accepted for Theano compatibility, unused
         self.optimizer = "fast_run"  # "fast_run" rewrites graphs; "None" runs them as built
         self.check = False  # True: every compiled function validates intermediates

@@ -19,10 +19,6 @@ class DisconnectedInputError(ValueError):
     """``grad`` was asked for a variable that the cost does not depend on."""
 
 
-def _is_float(v):
-    return np.dtype(v.dtype).kind in "fc"
-
-
 def _not_broadcast(g, inp, node):
     """True when the elementwise ``node`` cannot have enlarged ``inp``: all its other inputs fit inside
     it, so the output (and the gradient ``g``, which has the output's shape) already has ``inp``'s shape."""
@@ -61,7 +57,7 @@ def backprop(seeds, wrt, consider_constant=()):
         gz = [cotangent.get(id(o)) for o in node.outputs]
         if all(g is None for g in gz):
             continue
-        needed = [id(i) in relevant and id(i) not in stopped and _is_float(i) for i in node.inputs]
+        needed = [id(i) in relevant and id(i) not in stopped and i.type.is_float for i in node.inputs]
         if not any(needed):
             continue
         graph._grad_context.append(node)
@@ -103,7 +99,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
     for w in wrt:
         if not isinstance(w, Variable):
             raise TypeError(f"grad: wrt must hold symbolic variables, got {type(w).__name__}")
-        if not _is_float(w):
+        if not w.type.is_float:
             raise TypeError(f"grad: cannot differentiate with respect to {w.describe()}: it is not a float tensor")
     seeds = {}
     if cost is not None:
@@ -111,7 +107,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
         if cost.ndim != 0:
             raise TypeError(f"grad: the cost must be a scalar, got {cost.describe()}; reduce it (e.g. .sum()) "
                             "or use jacobian / Lop for non-scalar outputs")
-        if not _is_float(cost):
+        if not cost.type.is_float:
             raise TypeError(f"grad: the cost {cost.describe()} is not a float; it has no gradient")
         seeds[cost] = as_variable(np.ones((), dtype=cost.dtype))
     for var, g in (known_grads or {}).items():

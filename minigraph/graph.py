@@ -7,8 +7,10 @@ built: rewrites and ``grad`` build new variables and never edit old ones.
 """
 import functools
 import gc
+import itertools
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +64,6 @@ class TensorType:
     @property
     def is_float(self):
         return np.dtype(self.dtype).kind in "fc"
-
-    def with_shape(self, shape):
-        return TensorType(self.dtype, shape)
 
     def accepts_shape(self, shape):
         return len(shape) == self.ndim and all(s is None or s == d for s, d in zip(self.shape, shape))
@@ -209,6 +208,10 @@ class Op:
         """Whether ``make_thunk(node)`` accepts ``out=``, a buffer of the result's shape and dtype that it
         fills and returns: "any" (any strides), "contiguous" (C-ordered only) or None."""
         return None
+
+    def generated_sources(self):
+        """{name: source} of code this op generated for itself (a scan's step programs and loops)."""
+        return {}
 
     def perform(self, *inputs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.perform")
@@ -355,9 +358,15 @@ class Variable:
         return out
 
 
+class _TensorAPI:
+    """The operators of Variable are minigraph.tensor's functions; tensor binds itself here when imported
+    (the graph layer never imports the layers above it)."""
+
+    module = None
+
+
 def _T():
-    from . import tensor
-    return tensor
+    return _TensorAPI.module
 
 
 class Constant(Variable):
@@ -394,11 +403,14 @@ class Container:
     only when someone reads ``value``.  Assigning ``value`` drops the device copy.
     """
 
-    __slots__ = ("_value", "device")
+    __slots__ = ("_value", "device", "lock", "order")
+    _created = itertools.count()
 
     def __init__(self, value):
         self._value = value
         self.device = None
+        self.lock = threading.Lock()  # held by a function while it reads, computes and writes its updates
+        self.order = next(Container._created)  # the order locks are taken in
 
     @property
     def value(self):
@@ -442,7 +454,8 @@ class SharedVariable(Variable):
         arr = self._filter(value)
         if not borrow and arr is value:
             arr = arr.copy()
-        self.container.value = arr
+        with self.container.lock:  # not in the middle of a function's update
+            self.container.value = arr
 
     def clone(self):
         return self

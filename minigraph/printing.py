@@ -83,27 +83,65 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", 
           "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
 
 
-def pp(var):
-    """Infix text of an expression, e.g. ``((x * W) + b)``."""
-    memo = {}
+def pp(var, max_chars=20_000, max_inline=160):
+    """Infix text of an expression, e.g. ``((x * W) + b)``.
+
+    A subexpression used more than once, one longer than ``max_inline`` characters and every node with
+    several outputs is printed once, named as debugprint names nodes (``[id A]``), below a ``where``
+    line; so the text grows with the graph, not with the number of paths through it.  The text stops
+    after about ``max_chars`` characters (None: no limit) with a line saying how much was left out.
+    """
     from .graph import toposort
-    for node in toposort([var]):
-        args = [_pp_leaf(i, memo) for i in node.inputs]
-        name = str(node.op)
-        if name in _INFIX and len(args) == 2:
-            text = f"({args[0]} {_INFIX[name]} {args[1]})"
-        elif name == "neg":
-            text = f"-{args[0]}"
-        else:
-            text = f"{name}({', '.join(args)})"
-        for o in node.outputs:
-            memo[id(o)] = text if len(node.outputs) == 1 else f"{text}[{o.index}]"
-    return _pp_leaf(var, memo)
+    nodes = toposort([var])
+    uses = {}
+    for node in nodes:
+        for i in node.inputs:
+            uses[id(i)] = uses.get(id(i), 0) + 1
+    memo, defs = {}, []
+
+    def define(text):
+        name = f"[id {_letters(len(defs))}]"
+        defs.append(f"{name} = {text}")
+        return name
+
+    for node in nodes:
+        text = _pp_node(node, [_pp_leaf(i, memo) for i in node.inputs])
+        if len(node.outputs) > 1:
+            text = define(text)
+            for o in node.outputs:
+                memo[id(o)] = f"{text}[{o.index}]"
+            continue
+        out = node.outputs[0]
+        shared = out is not var and (uses.get(id(out), 0) > 1 or len(text) > max_inline)
+        memo[id(out)] = define(text) if shared else text
+    return _capped([_pp_leaf(var, memo)] + (["where"] + ["  " + d for d in defs] if defs else []), max_chars)
+
+
+def _pp_node(node, args):
+    name = str(node.op)
+    if name in _INFIX and len(args) == 2:
+        return f"({args[0]} {_INFIX[name]} {args[1]})"
+    if name == "neg":
+        return f"-{args[0]}"
+    return f"{name}({', '.join(args)})"
+
+
+def _capped(lines, max_chars):
+    """``lines`` joined, stopping at the line that passes ``max_chars`` characters."""
+    total = 0
+    for k, line in enumerate(lines):
+        total += len(line) + 1
+        if max_chars is not None and total > max_chars and k > 0:
+            return "\n".join(lines[:k] + [f"... ({len(lines) - k} more lines; pp(var, max_chars=None) prints all)"])
+    return "\n".join(lines)
 
 
 def _pp_leaf(v, memo):
     if id(v) in memo:
         return memo[id(v)]
-    if isinstance(v, Constant):
-        return str(v)
+    if isinstance(v, Constant):  # numpy's printing is slow: each distinct small constant is printed once
+        key = v.signature() if v.data.size <= 16 else id(v)
+        if key not in memo:
+            memo[key] = str(v)
+        return memo[key]
     return v.name or f"<{v.type}>"

@@ -2,9 +2,18 @@
 
 One pass rebuilds the graph bottom-up; on the way every node is merged with an
 identical one (same op, same inputs: CSE), constant-folded when it can be, and
-offered to the local rules below.  A rule returns replacement variables or
-None; replacements go through the same process, so rules compose.
+offered to the node rules that track its op type.  A rule returns replacement
+variables, or says it does not apply (returns None or raises ``NotApplicable``);
+replacements go through the same process, so rules compose.  Any other
+exception from a rule is a bug and propagates as ``RewriteError`` naming it.
+
+There is one registry (``REGISTRY``).  Each package registers its own rules
+where it defines them (``@node_rule(Mul, phase="specialize")``, ``@graph_rule``);
+users list them (``list_rules()``) and switch some off by name
+(``function(..., rewrite=Rewrites(exclude=["scan_pushout_sequence"]))``).
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from .graph import Constant, TensorType, as_variable
@@ -16,20 +25,123 @@ from .ops import subtensor as st
 
 FOLD_LIMIT = 1 << 16  # constants larger than this many elements are not folded into the graph
 
-LOCAL_RULES = []
+# Node rules run in this order of phases (and, within a phase, in the order they were registered);
+# graph rules run "before" or "after" the node rules.
+PHASES = ("canonicalize", "stabilize", "specialize", "scan")
+GRAPH_PHASES = ("before", "after")
 
 
-def local_rule(fn):
-    """Register ``fn(node) -> list of replacement variables | None`` as a rewrite rule."""
-    LOCAL_RULES.append(fn)
-    return fn
+class NotApplicable(Exception):
+    """Raised by a rule (or a helper it calls) that does not apply to the node it was given."""
+
+
+class RewriteError(RuntimeError):
+    """A rewrite rule failed: a bug in the rule, reported with its name and the node."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One registered rewrite.  ``tracks``: the op types a node rule is offered (empty: every node)."""
+
+    name: str
+    fn: object
+    phase: str
+    tracks: tuple = ()
+    graph: bool = False   # a whole-graph pass (outputs -> outputs, or None when nothing changed)
+
+    @property
+    def doc(self):
+        return (self.fn.__doc__ or "").strip().split("\n")[0]
+
+
+class Registry:
+    """All rules, by name, in the order they run."""
+
+    def __init__(self):
+        self.rules = {}
+
+    def add(self, rule):
+        if rule.name in self.rules:
+            raise ValueError(f"a rewrite rule named {rule.name!r} is already registered")
+        phases = GRAPH_PHASES if rule.graph else PHASES
+        if rule.phase not in phases:
+            raise ValueError(f"rule {rule.name}: phase must be one of {phases}, got {rule.phase!r}")
+        self.rules[rule.name] = rule
+        return rule
+
+    def node_rules(self, enabled):
+        ordered = [r for p in PHASES for r in self.rules.values() if not r.graph and r.phase == p]
+        return [r for r in ordered if r.name in enabled]
+
+    def graph_rules(self, phase, enabled):
+        return [r for r in self.rules.values() if r.graph and r.phase == phase and r.name in enabled]
+
+
+REGISTRY = Registry()
+
+
+def node_rule(*tracks, phase="canonicalize", name=None):
+    """Register ``fn(node) -> replacements | None`` for nodes whose op is one of ``tracks`` (any if none)."""
+    def register(fn):
+        REGISTRY.add(Rule(name or fn.__name__, fn, phase, tuple(tracks)))
+        return fn
+    return register
+
+
+def graph_rule(phase="after", name=None):
+    """Register a whole-graph pass ``fn(outputs) -> new outputs | None`` run before or after the node rules."""
+    def register(fn):
+        REGISTRY.add(Rule(name or fn.__name__, fn, phase, graph=True))
+        return fn
+    return register
+
+
+def list_rules():
+    """Every registered rule, in the order rules run (``rule.name``, ``rule.phase``, ``rule.doc``)."""
+    graph = [r for r in REGISTRY.rules.values() if r.graph]
+    return ([r for r in graph if r.phase == "before"] + REGISTRY.node_rules(set(REGISTRY.rules))
+            + [r for r in graph if r.phase == "after"])
+
+
+class Rewrites:
+    """Which rules a compilation runs: all registered ones, minus ``exclude`` (names), or only ``include``.
+
+    ``function(..., rewrite=Rewrites(exclude=["scan_prune"]))``; ``rewrite=False`` runs none.
+    Names are checked when the rules run (a package may register its rules after this is built).
+    """
+
+    def __init__(self, exclude=(), include=None, phases=None):
+        if isinstance(exclude, str) or isinstance(include, str):
+            raise TypeError("Rewrites(exclude=..., include=...) take lists of rule names, not a string")
+        self.exclude = tuple(exclude)
+        self.include = None if include is None else tuple(include)
+        self.phases = None if phases is None else tuple(phases)
+
+    def enabled(self):
+        """The names of the rules this selection runs."""
+        known = set(REGISTRY.rules)
+        for n in self.exclude + (self.include or ()):
+            if n not in known:
+                raise ValueError(f"no rewrite rule named {n!r}; the rules are: {', '.join(sorted(known))}")
+        chosen = known if self.include is None else set(self.include)
+        if self.phases is not None:
+            chosen = {n for n in chosen if REGISTRY.rules[n].phase in self.phases}
+        return chosen - set(self.exclude)
+
+    def __repr__(self):
+        inc = f", include={list(self.include)}" if self.include is not None else ""
+        return f"Rewrites(exclude={list(self.exclude)}{inc})"
+
+
+ALL = Rewrites()
 
 
 class Rewriter:
-    """Rebuild a graph with merging, folding and local rules applied."""
+    """Rebuild a graph with merging, folding and the node rules of ``rewrites`` applied."""
 
-    def __init__(self, rules=None, frozen=()):
-        self.rules = LOCAL_RULES if rules is None else rules
+    def __init__(self, rewrites=None, frozen=()):
+        self.rules = REGISTRY.node_rules((rewrites or ALL).enabled())
+        self.by_type = {}  # op type -> the rules tracking it
         self.canon = {id(v): v for v in frozen}  # frozen variables are kept exactly as they are
         self.merged = {}
         self.consts = {}
@@ -101,44 +213,54 @@ class Rewriter:
             self.canon[id(o_made)] = o_new
             self.canon.setdefault(id(o_new), o_new)
 
+    def _rules_for(self, op_type):
+        rules = self.by_type.get(op_type)
+        if rules is None:
+            rules = self.by_type[op_type] = [r for r in self.rules if not r.tracks or issubclass(op_type, r.tracks)]
+        return rules
+
     def _apply_rules(self, node):
-        for rule in self.rules:
+        for rule in self._rules_for(type(node.op)):
             try:
-                result = rule(node)
-            except Exception:  # noqa: BLE001 - a rule that cannot apply leaves the node alone
-                result = None
+                result = rule.fn(node)
+            except NotApplicable:
+                continue
+            except Exception as exc:
+                raise RewriteError(f"rewrite rule {rule.name} failed on {node.op} (built at {node.where()}): "
+                                   f"{type(exc).__name__}: {exc}") from exc
             if result is None:
                 continue
             result = [as_variable(r) for r in result]
             if any(r.dtype != o.dtype or r.ndim != o.ndim for r, o in zip(result, node.outputs)):
-                continue  # a rule must never change a type
+                raise RewriteError(f"rewrite rule {rule.name} changed the type of {node.op}'s outputs "
+                                   f"({', '.join(str(o.type) for o in node.outputs)} -> "
+                                   f"{', '.join(str(r.type) for r in result)})")
             return [self.get(r) for r in result]
         return None
 
 
-PRE_PASSES = []   # whole-graph passes before the local rules: outputs -> outputs
-POST_PASSES = []  # whole-graph passes after them: outputs -> new outputs, or None when nothing changed
-
-
-def rewrite_graph(outputs, rules=None):
-    """Rewritten copies of ``outputs`` (the originals are untouched).
+def rewrite_graph(outputs, rewrites=None):
+    """Rewritten copies of ``outputs`` (the originals are untouched), with the rules of ``rewrites``
+    (a ``Rewrites``; all rules when None).
 
     Whole-graph passes (e.g. scan pruning) that change something trigger
-    another round of local rules, at most a few times.
+    another round of node rules, at most a few times.
     """
+    rewrites = rewrites or ALL
+    enabled = rewrites.enabled()
     outputs = list(outputs)
-    for p in PRE_PASSES:
-        outputs = p(outputs)
-    outputs = Rewriter(rules)(outputs)
+    for rule in REGISTRY.graph_rules("before", enabled):
+        outputs = rule.fn(outputs)
+    outputs = Rewriter(rewrites)(outputs)
     for _ in range(4):
         changed = False
-        for p in POST_PASSES:
-            new = p(outputs)
+        for rule in REGISTRY.graph_rules("after", enabled):
+            new = rule.fn(outputs)
             if new is not None:
                 outputs, changed = new, True
         if not changed:
             break
-        outputs = Rewriter(rules)(outputs)
+        outputs = Rewriter(rewrites)(outputs)
     return outputs
 
 
@@ -165,8 +287,9 @@ def _owner_op(v, cls):
 
 # --------------------------------------------------------------------------- rules
 
-@local_rule
+@node_rule(phase="canonicalize")
 def fold_constants(node):
+    """A node whose inputs are all constants becomes its value (up to FOLD_LIMIT elements)."""
     if not node.op.foldable or not all(isinstance(i, Constant) for i in node.inputs):
         return None
     for o in node.outputs:
@@ -178,7 +301,7 @@ def fold_constants(node):
     return [Constant(o.type, np.asarray(v).astype(o.dtype)) for o, v in zip(node.outputs, vals)]
 
 
-@local_rule
+@node_rule(b.Shape, b.ShapeI, phase="canonicalize")
 def static_shapes(node):
     """shape(x) and x.shape[i] become constants where the static type knows them."""
     if isinstance(node.op, b.Shape):
@@ -195,7 +318,7 @@ def static_shapes(node):
 _NEUTRAL = {e.Mul: (1, True), e.Add: (0, True), e.Sub: (0, False), e.TrueDiv: (1, False), e.Pow: (1, False)}
 
 
-@local_rule
+@node_rule(phase="canonicalize")
 def remove_identities(node):
     """x*1, x+0, x-0, x/1, x**1, --x, exp(log x), log(exp x), identity, cast to own dtype,
     gradient-only ops, reshape/alloc/sum_to_shape that change nothing."""
@@ -226,7 +349,7 @@ def remove_identities(node):
     return None
 
 
-@local_rule
+@node_rule(e.Pow, phase="specialize")
 def specialize_powers(node):
     """x**2 -> sqr(x), x**0.5 -> sqrt(x), x**-1 -> 1/x: one cheap ufunc instead of the general power."""
     if not isinstance(node.op, e.Pow) or _const_value(node.inputs[1]) is None or node.inputs[1].type.ndim:
@@ -244,7 +367,7 @@ def specialize_powers(node):
     return None
 
 
-@local_rule
+@node_rule(b.SumToShape, phase="canonicalize")
 def sum_to_shape_of_same_shape(node):
     """sum_to_shape(g, shape(x)) is g when g provably has x's shape (computed from x without broadcasting)."""
     if not isinstance(node.op, b.SumToShape) or not _owner_op(node.inputs[1], b.Shape):
@@ -273,8 +396,9 @@ def _provably_same_shape(a, b_, depth=6):
 _fits_inside = e.fits_inside
 
 
-@local_rule
+@node_rule(s.DimShuffle, phase="canonicalize")
 def merge_dimshuffles(node):
+    """dimshuffle(dimshuffle(x)) -> one dimshuffle (or x itself when they cancel)."""
     if not isinstance(node.op, s.DimShuffle):
         return None
     x = node.inputs[0]
@@ -291,14 +415,15 @@ def merge_dimshuffles(node):
     return None
 
 
-@local_rule
+@node_rule(s.Reshape, phase="canonicalize")
 def merge_reshapes(node):
+    """reshape(reshape(x, s1), s2) -> reshape(x, s2)."""
     if isinstance(node.op, s.Reshape) and _owner_op(node.inputs[0], s.Reshape):
         return [s.Reshape()(node.inputs[0].owner.inputs[0], node.inputs[1])]
     return None
 
 
-@local_rule
+@node_rule(e.Log, phase="stabilize")
 def stable_logs(node):
     """log(softmax x) -> log_softmax x; log(sigmoid x) -> -softplus(-x); log(1 - sigmoid x) -> -softplus(x)."""
     if not isinstance(node.op, e.Log):
@@ -315,7 +440,7 @@ def stable_logs(node):
     return None
 
 
-@local_rule
+@node_rule(e.Mul, phase="specialize")
 def fuse_activation_grads(node):
     """g * (1 - y*y) (or y**2, sqr(y)) with y = tanh(.) becomes tanh_grad(y, g); g * (y * (1 - y)) and
     (g * y) * (1 - y) with y = sigmoid(.) become sigmoid_grad(y, g).  (minigraph's own pullbacks emit the
@@ -344,7 +469,7 @@ def fuse_activation_grads(node):
     return None
 
 
-@local_rule
+@node_rule(e.Add, phase="specialize")
 def join_disjoint_increments(node):
     """inc_subtensor(zeros, g0)[:, 0:n0] + ... + inc_subtensor(zeros, gk)[:, a:b] that tile an axis
     -> concatenate([g0, ..., gk]).  This is how the gradient of slicing a fused gate matrix into its
@@ -399,6 +524,5 @@ def count_nodes(outputs):
     return len(toposort(outputs if isinstance(outputs, (list, tuple)) else [outputs]))
 
 
-from . import scan_rewrites  # noqa: E402,F401  (registers the scan rules)
-
-__all__ = ["rewrite_graph", "local_rule", "Rewriter", "count_nodes", "LOCAL_RULES"]
+__all__ = ["rewrite_graph", "node_rule", "graph_rule", "list_rules", "Rewrites", "Rewriter", "NotApplicable",
+           "RewriteError", "REGISTRY", "count_nodes"]

@@ -153,45 +153,55 @@ def from_sympy(expr, mapping):
     missing = sorted(s.name for s in expr.free_symbols if s.name not in by_name)
     if missing:
         raise KeyError(f"from_sympy: no variable given for symbol(s) {', '.join(missing)}")
-    rules = _tensor_rules(sp, T)
-    memo = {}
+    return _FromSympy(sp, T, by_name).build(sp.sympify(expr))
 
+
+class _FromSympy:
+    """One translation: sympy trees are shallow; the memo makes repeated subexpressions one node."""
+
+    def __init__(self, sp, T, by_name):
+        self.sp, self.T, self.by_name = sp, T, by_name
+        self.rules = _tensor_rules(sp, T)
+        self.memo = {}
+
+    @staticmethod
     def number(e):
         return int(e) if e.is_Integer else float(e)
 
-    def build(e):  # sympy trees are shallow; memo makes repeated subexpressions one node
-        if e in memo:
-            return memo[e]
+    def build(self, e):
+        if e in self.memo:
+            return self.memo[e]
         if e.is_Symbol:
-            out = by_name[e.name]
+            out = self.by_name[e.name]
         elif e.is_Number or e.is_NumberSymbol:
-            out = T.as_tensor_variable(number(e))
+            out = self.T.as_tensor_variable(self.number(e))
         elif e.is_Add:
-            out = _sum(e.as_ordered_terms())  # sympy's printing order: stable across runs
+            out = self.sum(e.as_ordered_terms())  # sympy's printing order: stable across runs
         elif e.is_Mul:
-            out = _product(e)
+            out = self.product(e)
         elif e.is_Pow:
-            out = _power(e.base, e.exp)
-        elif e.func in rules:
-            out = rules[e.func](*[build(a) for a in e.args])
+            out = self.power(e.base, e.exp)
+        elif e.func in self.rules:
+            out = self.rules[e.func](*[self.build(a) for a in e.args])
         else:
             raise TypeError(f"from_sympy: no minigraph op for the sympy function {e.func.__name__} in {e}")
-        memo[e] = out
+        self.memo[e] = out
         return out
 
-    def _sum(terms):
+    def sum(self, terms):
         pos = [t for t in terms if not t.could_extract_minus_sign()]
         neg = [-t for t in terms if t.could_extract_minus_sign()]
         if not pos:
-            return T.neg(_sum(neg))
-        out = build(pos[0])
+            return self.T.neg(self.sum(neg))
+        out = self.build(pos[0])
         for t in pos[1:]:
-            out = out + build(t)
+            out = out + self.build(t)
         for t in neg:
-            out = out - build(t)
+            out = out - self.build(t)
         return out
 
-    def _product(e):
+    def product(self, e):
+        sp = self.sp
         num, den = [], []
         coeff, rest = e.as_coeff_Mul()
         for f in rest.as_ordered_factors():
@@ -206,25 +216,24 @@ def from_sympy(expr, mapping):
             coeff = sp.Integer(coeff.p)
         if coeff != 1 or not num:
             num.insert(0, coeff)
-        out = build(num[0])
+        out = self.build(num[0])
         for f in num[1:]:
-            out = out * build(f)
+            out = out * self.build(f)
         for f in den:
-            out = out / build(f)
+            out = out / self.build(f)
         return -out if sign < 0 else out
 
-    def _power(base, exp):
+    def power(self, base, exp):
+        T = self.T
         if exp.is_Number and exp.is_negative:
-            return 1.0 / _power(base, -exp)
-        b = build(base)
+            return 1.0 / self.power(base, -exp)
+        b = self.build(base)
         if exp == 1:
             return b
         if exp == 2:
             return T.sqr(b)
-        if exp == sp.Rational(1, 2):
+        if exp == self.sp.Rational(1, 2):
             return T.sqrt(b)
         if exp.is_Number:
-            return T.pow(b, number(exp))
-        return T.pow(b, build(exp))
-
-    return build(sp.sympify(expr))
+            return T.pow(b, self.number(exp))
+        return T.pow(b, self.build(exp))

@@ -18,10 +18,6 @@ class GradientError(AssertionError):
     """The symbolic gradient disagrees with finite differences."""
 
 
-def _symbolic_inputs(points):
-    return [TensorType(p.dtype, (None,) * p.ndim)(f"arg{i}") for i, p in enumerate(points)]
-
-
 def _scalar_cost(out, rng, xs, points):
     """A scalar whose gradient exercises every entry of ``out``: sum(out * R) for a fixed random R."""
     out = as_variable(out)

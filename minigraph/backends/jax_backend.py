@@ -31,7 +31,8 @@ _NOT_STATIC = (NotStaticError, jax.errors.ConcretizationTypeError, jax.errors.Tr
                jax.errors.TracerArrayConversionError, jax.errors.TracerBoolConversionError)
 
 
-def _concrete(value):
+def concrete(value):
+    """A value known while tracing (numpy), as opposed to a traced jax value."""
     return isinstance(value, (np.ndarray, np.generic, int, float, bool))
 
 
@@ -53,7 +54,7 @@ def lower_program(program, check=False):
     lowered = {}
 
     def apply(node, ins):
-        if node.op.foldable and _small(node) and all(_concrete(x) for x in ins):
+        if node.op.foldable and _small(node) and all(concrete(x) for x in ins):
             with np.errstate(all="ignore"):
                 return node.op.make_thunk(node)(*ins)
         fn = lowered.get(id(node))
@@ -114,17 +115,17 @@ class JaxFunction(Function):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._run = lower_program(self.program)
+        self._lowered = lower_program(self.program)
         updated = {id(s) for s, _ in self.updates}
         n_in = len(self.inputs)
         self._donate = tuple(n_in + i for i, s in enumerate(self.shared) if id(s) in updated)
         self._int_inputs = tuple(i for i, v in enumerate(self.inputs) if np.dtype(v.dtype).kind in "biu")
-        self._jitted = jax.jit(self._run, donate_argnums=self._donate)
+        self._jitted = jax.jit(self._lowered, donate_argnums=self._donate)
         self._static = False  # True once a shape had to depend on an integer input's value
         self._filters = [_device_filter(f, v.type) for f, v in zip(self._filters, self.inputs)]
 
-    def __call__(self, *args, **kwargs):
-        vals = self._input_values(args, kwargs)
+    def _run(self, vals):
+        """Outputs (host copies) and updates (left on the device) for validated inputs ``vals``."""
         with jax.enable_x64(True):
             shared = [_on_device(c) for c in self._containers]
             if self.check:
@@ -134,8 +135,14 @@ class JaxFunction(Function):
         n = self._n_out
         for c, v in zip(self._update_containers, results[n:]):
             c.set_device(v)
-        outs = [np.array(r) for r in results[:n]]  # writable host copies, as numpy mode returns
-        return outs[0] if self.single else outs
+        return [np.array(r) for r in results[:n]] + list(results[n:])  # writable outputs, as numpy mode's
+
+    def jaxpr(self, *args):
+        """The program JAX runs for these inputs, as text naming each primitive (``jax.make_jaxpr``)."""
+        vals = [f(a) for f, a in zip(self._filters, args)]
+        with jax.enable_x64(True):
+            shared = [_on_device(c) for c in self._containers]
+            return str(jax.make_jaxpr(self._lowered)(*vals, *shared))
 
     def _call(self, vals, shared):
         if not self._static:
@@ -152,16 +159,9 @@ class JaxFunction(Function):
         except _NOT_STATIC as exc:
             raise ExecutionError(f"{self.name}: {exc}") from None
 
-    def jaxpr(self, *args, **kwargs):
-        """The program JAX runs for these inputs, as text naming each primitive (``jax.make_jaxpr``)."""
-        vals = self._input_values(args, kwargs)
-        with jax.enable_x64(True):
-            shared = [_on_device(c) for c in self._containers]
-            return str(jax.make_jaxpr(self._run)(*vals, *shared))
-
     def _go_static(self):
         """Retrace with the integer inputs' values known (a program per distinct value)."""
-        run = self._run
+        run = self._lowered
 
         def unwrap(*args):
             return run(*[a.value if isinstance(a, _Static) else a for a in args])

@@ -45,7 +45,7 @@ def _static_from_vector(vec):
         return tuple(int(s) for s in vec.data)
     if vec.owner is not None and isinstance(vec.owner.op, Shape):
         return vec.owner.inputs[0].type.shape
-    if vec.owner is not None and type(vec.owner.op).__name__ == "Stack":
+    if vec.owner is not None and getattr(vec.owner.op, "stacks", False):  # a vector stacked from scalars
         return tuple(_const_int(d) for d in vec.owner.inputs)
     return (None,) * (n or 0) if n is not None else None
 
@@ -303,31 +303,6 @@ class SpecifyShape(Op):
 
     def __str__(self):
         return "specify_shape{" + ",".join("?" if s is None else str(s) for s in self.shape) + "}"
-
-
-@op
-class CheckFinite(Op):
-    """Identity that raises when its input holds NaN or Inf (used by ``function(check=True)``)."""
-
-    what: str = ""
-
-    def make_node(self, x):
-        return Apply(self, [x], [x.type])
-
-    def perform(self, x):
-        if not np.all(np.isfinite(x)):
-            raise FloatingPointError(f"non-finite values in {self.what}")
-        return x
-
-    def lower_jax(self, node):
-        def run(x):  # the check runs on the host, after the value is computed
-            import jax
-            jax.debug.callback(self.perform, x)
-            return x
-        return run
-
-    def pullback(self, inputs, outputs, gz):
-        return [gz[0]]
 
 
 def floatx_dtype(dtype):

@@ -169,6 +169,9 @@ def _sigmoid(x, out=None):
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(config.floatX)
+    if x.dtype == np.float16:  # exp overflows float16 from x = -11: compute in float32, round once
+        y = _sigmoid(x.astype(np.float32)).astype(np.float16)
+        return y if out is None else np.copyto(out, y) or out
     limit = _EXP_LIMIT.get(x.dtype)
     if limit is None:
         limit = _EXP_LIMIT[x.dtype] = x.dtype.type(np.floor(np.log(np.finfo(x.dtype).max)))
@@ -319,19 +322,20 @@ class SigmoidGrad(Elemwise):
         return [g * (1.0 - 2.0 * y) * gz[0], SigmoidGrad()(y, gz[0])]
 
 
-def _T():
-    from .. import tensor
-    return tensor
+class _TensorAPI:
+    """The tensor API that gradient rules build their graphs with.  Ops sit below minigraph.tensor and never
+    import it; minigraph.tensor binds itself here when it is imported (``bind``)."""
 
+    module = None
 
-class _LazyTensorModule:
-    """Gradient rules are graphs built with minigraph.tensor, which imports this module."""
+    def bind(self, module):
+        type(self).module = module
 
     def __getattr__(self, name):
-        return getattr(_T(), name)
+        return getattr(self.module, name)
 
 
-T = _LazyTensorModule()
+T = _TensorAPI()
 
 
 def switch(c, a, b):

@@ -169,6 +169,7 @@ class Stack(Op):
     """Join same-shaped tensors along a new axis."""
 
     fresh = True
+    stacks = True  # ops/basic reads the static entries of a shape vector stacked from scalars
 
     axis: int = 0
 

@@ -1,7 +1,10 @@
 """``minigraph.tensor`` (import it as ``T``): symbolic tensor constructors and operations,
 named as in Theano's ``theano.tensor``."""
+import sys as _sys
+
 import numpy as np
 
+from .. import graph as _graph
 from ..config import config
 from ..graph import Constant, TensorType, Variable, as_variable, constant, shared
 from ..ops import basic as _b
@@ -61,11 +64,6 @@ as_tensor = as_tensor_variable
 
 
 # --------------------------------------------------------------------------- elementwise
-
-def _unary(cls):
-    inst = cls()
-    return lambda x: inst(x)
-
 
 add = lambda a, b, *more: _chain(_e.Add(), a, b, *more)
 mul = lambda a, b, *more: _chain(_e.Mul(), a, b, *more)
@@ -419,6 +417,12 @@ def tensordot(a, b, axes=2):
 
 # --------------------------------------------------------------------------- gradients
 
+# Variable's operators and the ops' gradient rules are this module's functions: bind it where the
+# lower layers look it up (they never import it).
+_graph._TensorAPI.module = _sys.modules[__name__]
+_e.T.bind(_sys.modules[__name__])
+
+# Theano's tensor namespace also holds the gradient functions (T.grad): a documented upward import.
 from ..grad import Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian, zero_grad  # noqa: E402
 from . import nnet  # noqa: E402
 

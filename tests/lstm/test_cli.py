@@ -148,6 +148,8 @@ def test_mode_jax_prints_the_device_and_trains_as_numpy_does(capsys, monkeypatch
     pytest.importorskip("jax")
     monkeypatch.delenv("MINIGRAPH_MODE", raising=False)
     monkeypatch.setattr(os, "environ", dict(os.environ))  # --mode jax sets MINIGRAPH_MODE for this run only
+    import minigraph
+    monkeypatch.setattr(minigraph.config, "mode", minigraph.config.mode)  # ... and config.mode
     args = ["task", "adding", "--length", "6", "--cell", "lstm", "--sequences", "64", "--eval-every", "64",
             "--test-size", "20", "--hidden", "4", "--quiet"]
     code, out_np, err = run_cli(args, capsys)

@@ -11,12 +11,7 @@ from minigraph.scan import Scan
 
 def _loop_sources(f):
     """Sources of the generated loops of every scan in compiled function ``f``."""
-    out = []
-    for node in f.program.nodes:
-        if isinstance(node.op, Scan):
-            for prog in node.op._specialized.values():
-                out += [loop.source for loop in prog.__dict__.get("_loops", {}).values()]
-    return out
+    return [src for name, src in f.sources().items() if " loop " in name]
 
 
 def _numpy_lstm_step(x, h, c, W, U, b):

@@ -284,3 +284,48 @@ def test_buffers_of_inputs_shared_variables_and_broadcast_results_are_not_reused
     np.testing.assert_array_equal(X, 1.0)
     np.testing.assert_array_equal(w.get_value(), 1.0)
     np.testing.assert_allclose(out[2], np.exp(V) + X)
+
+
+def test_generated_lines_name_their_op_and_the_users_line():
+    x = T.dmatrix("x")
+    w = theano.shared(np.ones((2, 2)), "w")
+    hs, _ = theano.scan(lambda r, h: T.tanh(T.dot(h, w) + r), sequences=[x], outputs_info=[T.zeros((2,))])
+    f = theano.function([x], [hs, T.exp(x).sum()])
+    f(np.ones((3, 2)))
+    sources = f.sources()
+    assert sources[f.name] == f.source and len(sources) >= 3  # the function, the step, the step's loop
+    loops = [src for name, src in sources.items() if " loop " in name]
+    assert loops and all("for t in range(n):" in src for src in loops)
+    here = os.path.basename(__file__)
+    for src in sources.values():
+        calls = [line for line in src.splitlines() if "= f" in line]
+        assert calls
+        for line in calls:
+            op_name = line.split("#", 1)[1].strip()
+            assert f" at {here}:" in op_name, line
+    assert any("# tanh at" in line for src in sources.values() for line in src.splitlines())
+    assert any("# scan{scan, carries=1, ys=0} at" in line for line in f.source.splitlines())
+
+
+# ---- issue 10 #5: one call's read-compute-write of its updates is atomic under threads
+def test_shared_updates_are_not_lost_under_threads():
+    import threading
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: without the lock ~5,000 of 8,000
+    try:
+        c = theano.shared(np.array(0.0), "c")
+        other = theano.shared(np.array(0.0), "other")
+        f = theano.function([], c, updates=[(c, c + 1)])
+        g = theano.function([], [], updates=[(c, c + 1), (other, other + c)])  # overlapping sets of variables
+
+        def work(fn):
+            for _ in range(1000):
+                fn()
+        threads = [threading.Thread(target=work, args=(f if i % 2 else g,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert float(c.get_value()) == 8000.0

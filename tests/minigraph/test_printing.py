@@ -91,3 +91,30 @@ def test_pp():
     assert theano.pp(T.dot(x, T.dmatrix("W")) // 3 % 2) == "((dot(x, W) // 3.) % 2.)"
     assert theano.pp(x) == "x"
     assert theano.pp(T.dvector()) == "<float64(?)>"
+
+
+# ---- issue 10: pp prints shared subexpressions once and caps its output
+def test_pp_names_shared_subexpressions_once():
+    x, W, b = T.dvector("x"), T.dmatrix("W"), T.dvector("b")
+    h = T.tanh(T.dot(W, x))
+    assert theano.pp(h * h + b) == "(([id A] * [id A]) + b)\nwhere\n  [id A] = tanh(dot(W, x))"
+    assert theano.pp(T.dot(W, x) + b) == "(dot(W, x) + b)"
+
+
+def test_pp_of_a_doubling_graph_grows_with_the_graph_not_its_paths():
+    y = T.dvector("x")
+    for _ in range(28):  # 2**28 paths: the inline text would be gigabytes
+        y = y + y
+    text = theano.pp(y)
+    assert len(text) < 2_000 and text.count("\n") == 28
+
+
+def test_pp_output_is_capped():
+    y = T.dvector("x")
+    for _ in range(3000):
+        y = y * 1.5 + 1
+    text = theano.pp(y, max_chars=5_000)
+    assert len(text) < 5_000 + 200
+    assert text.endswith("more lines; pp(var, max_chars=None) prints all)")
+    full = theano.pp(y, max_chars=None)
+    assert "more lines" not in full and len(full) > 10 * len(text)

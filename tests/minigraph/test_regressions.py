@@ -67,3 +67,26 @@ def test_piecewise_constant_ops_have_zero_gradients_not_disconnected():
 
 def test_mean_honours_its_dtype():
     assert T.mean(T.imatrix("m"), dtype="float32").dtype == "float32"
+
+
+# ---- issue 10, numerics
+@pytest.mark.parametrize("z, t, want", [(40.0, 1.0, 4.248354255291589e-18), (-40.0, 0.0, 4.248354255291589e-18),
+                                        (-40.0, 1.0, 40.0), (40.0, 0.0, 40.0), (0.0, 1.0, np.log(2.0))])
+def test_binary_crossentropy_of_sigmoid_keeps_tiny_losses(z, t, want):
+    zs, ts = T.dscalar("z"), T.dscalar("t")
+    loss = T.nnet.binary_crossentropy(T.nnet.sigmoid(zs), ts)
+    got, g = theano.function([zs, ts], [loss, T.grad(loss, zs)])(z, t)
+    assert got == pytest.approx(want, rel=1e-12, abs=0)
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    assert g == pytest.approx((1 - t) - sig(-z) if z >= 0 else sig(z) - t, rel=1e-12, abs=0)  # stably
+    const_target = theano.function([zs], T.nnet.binary_crossentropy(T.nnet.sigmoid(zs), t))(z)
+    assert const_target == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_float16_sigmoid_is_computed_in_float32():
+    x = T.vector("x", dtype="float16")
+    v = np.array([-12.0, -11.5, 0.0, 3.0, 12.0], dtype="float16")
+    got = theano.function([x], T.nnet.sigmoid(x))(v)
+    assert got.dtype == np.float16
+    want = (1 / (1 + np.exp(-v.astype(np.float64)))).astype(np.float16)
+    np.testing.assert_array_equal(got, want)  # sigmoid(-12) = 6.14e-06, not 1.67e-05

@@ -6,7 +6,7 @@ import minigraph as theano
 import minigraph.tensor as T
 from minigraph.graph import TensorType, toposort
 from minigraph.ops import basic, elemwise, nnet, shape
-from minigraph.rewrite import count_nodes
+from minigraph.rewrite import Rewrites, count_nodes
 
 rng = np.random.default_rng(7)
 X = rng.uniform(0.5, 2.0, (3, 4))
@@ -127,3 +127,72 @@ def test_stable_log_rewrites():
     np.testing.assert_allclose(lo, -np.logaddexp(0, -v), rtol=1e-14)
     np.testing.assert_allclose(hi, -np.logaddexp(0, v), rtol=1e-14)
     _compare(lambda a: [T.log(T.nnet.sigmoid(a)), T.log(1 - T.nnet.sigmoid(a))], Y)
+
+
+# ---- the rule registry
+@pytest.fixture
+def temporary_rules():
+    """Rules registered in a test are removed after it."""
+    from minigraph.rewrite import REGISTRY
+    before = dict(REGISTRY.rules)
+    yield REGISTRY
+    REGISTRY.rules.clear()
+    REGISTRY.rules.update(before)
+
+
+def test_a_broken_rule_fails_loudly_with_its_name(temporary_rules):
+    from minigraph.ops.elemwise import Mul
+    from minigraph.rewrite import RewriteError, node_rule
+
+    @node_rule(Mul, phase="specialize", name="broken_for_test")
+    def broken(node):
+        raise KeyError("oops")
+
+    x = T.dvector("x")
+    with pytest.raises(RewriteError, match=r"rewrite rule broken_for_test failed on mul \(built at .*test_rewrite.py:.*KeyError: 'oops'"):
+        theano.function([x], x * 3.0)
+    # switched off by name, the same graph compiles
+    f = theano.function([x], x * 3.0, rewrite=Rewrites(exclude=["broken_for_test"]))
+    np.testing.assert_allclose(f(np.ones(2)), 3.0)
+
+
+def test_not_applicable_and_tracked_types(temporary_rules):
+    from minigraph.ops.elemwise import Mul
+    from minigraph.rewrite import NotApplicable, node_rule
+    seen = []
+
+    @node_rule(Mul, phase="specialize", name="declines_for_test")
+    def declines(node):
+        seen.append(type(node.op).__name__)
+        raise NotApplicable("never")
+
+    x = T.dvector("x")
+    f = theano.function([x], T.exp(x * 3.0) + 1.0)
+    np.testing.assert_allclose(f(np.zeros(2)), 2.0)
+    assert seen == ["Mul"]  # offered only the node of the type it tracks
+
+
+def test_a_rule_that_changes_a_type_is_an_error(temporary_rules):
+    from minigraph.ops.elemwise import Neg
+    from minigraph.rewrite import RewriteError, node_rule
+
+    @node_rule(Neg, phase="specialize", name="retypes_for_test")
+    def retypes(node):
+        return [T.cast(node.inputs[0], "int64")]
+
+    x = T.dvector("x")
+    with pytest.raises(RewriteError, match="retypes_for_test changed the type"):
+        theano.function([x], -x)
+
+
+def test_rules_are_listed_in_the_order_they_run():
+    from minigraph.rewrite import PHASES, list_rules
+    rules = list_rules()
+    names = [r.name for r in rules]
+    assert len(names) == len(set(names))
+    node_phases = [PHASES.index(r.phase) for r in rules if not r.graph]
+    assert node_phases == sorted(node_phases)
+    assert rules[0].phase == "before" and rules[-1].phase == "after"
+    assert all(r.doc for r in rules), [r.name for r in rules if not r.doc]
+    with pytest.raises(TypeError, match="lists of rule names"):
+        Rewrites(exclude="scan_prune")

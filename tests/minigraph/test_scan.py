@@ -923,3 +923,34 @@ def test_debugprint_shows_the_inner_graph():
     for name in ("tanh", "add", "dot", "h0[t-1]", "X[t]"):
         assert name in inner, name
     assert "tanh" not in top
+
+
+# ---- issue 10 #6: the buffer planner on a scan node (Scan is an Op: it says it writes into no buffer)
+def test_scan_over_a_shared_sequence_joined_with_it_compiles():
+    W = theano.shared(np.ones((4, 3)), "W")
+    hs, _ = theano.scan(lambda r, h: T.tanh(r + h), sequences=[W], outputs_info=[T.zeros((3,))])
+    got = theano.function([], T.concatenate([hs, W], 0))()
+    h, want = np.zeros(3), []
+    for r in np.ones((4, 3)):
+        h = np.tanh(r + h)
+        want.append(h)
+    np.testing.assert_allclose(got, np.concatenate([want, np.ones((4, 3))]))
+
+
+def test_scan_with_static_initial_state_joined_with_it_compiles():
+    h0 = T.constant(np.full(3, 0.5))
+    hs, _ = theano.scan(lambda h: T.tanh(h + 1), outputs_info=[h0], n_steps=5)
+    got = theano.function([], T.concatenate([h0.dimshuffle("x", 0), hs]))()
+    want = [np.full(3, 0.5)]
+    for _ in range(5):
+        want.append(np.tanh(want[-1] + 1))
+    np.testing.assert_allclose(got, want)
+
+
+# ---- issue 10 #8: grad through a scan over a sequence whose time axis is statically 1
+def test_grad_through_a_one_step_sequence():
+    x = T.dvector("x")
+    hs, _ = theano.scan(lambda r, h: T.tanh(r + h), sequences=[x.dimshuffle("x", 0)], outputs_info=[T.zeros_like(x)])
+    g = T.grad(hs.sum(), x)
+    v = np.array([0.1, -0.4, 2.0])
+    np.testing.assert_allclose(theano.function([x], g)(v), 1 - np.tanh(v) ** 2)

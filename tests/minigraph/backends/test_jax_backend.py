@@ -135,12 +135,24 @@ def test_check_mode_names_the_node_that_makes_a_nan():
         f(np.array([-1.0, 1.0]))
 
 
-def test_minigraph_mode_environment_variable_selects_jax(monkeypatch):
-    monkeypatch.setenv("MINIGRAPH_MODE", "JAX")
+def test_config_mode_selects_jax(monkeypatch):
+    monkeypatch.setattr(theano.config, "mode", "jax")
     x = T.dvector("x")
     f = theano.function([x], x + 1)
-    assert type(f).__name__ == "JaxFunction"
+    assert type(f).__name__ == "JaxFunction" and f.mode.name == "JAX"
     assert np.array_equal(f(np.zeros(2)), np.ones(2))
+
+
+def test_the_environment_variable_selects_jax_in_a_new_process():
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, minigraph as mg, minigraph.tensor as T; x = T.dvector('x');"
+            "f = mg.function([x], x * 2); print(type(f).__name__, f(np.ones(2)))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env=dict(os.environ, MINIGRAPH_MODE="JAX", PYTHONPATH=root)).stdout
+    assert out.split() == ["JaxFunction", "[2.", "2.]"]
 
 
 def test_the_program_can_be_printed_with_its_primitives():

@@ -1,6 +1,6 @@
 """The JAX lowering of the core ``Scan`` op: one ``lax.scan``.
 
-The Theano front end has already normalised every loop onto the core op (see ``minigraph.scan``):
+The Theano front end has already normalised every loop onto the core op (see ``basic.py``):
 sequence taps are shifted slices, a multi-tap state is a window of carries that shift each step,
 ``go_backwards`` is a reversed slice, shared-variable updates are carries.  So the lowering maps the
 core op one to one: the carries are ``lax.scan``'s carry, the sequences its ``xs``, the stored
@@ -22,15 +22,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..backends.jax_backend import concrete, lower_program
 from ..compile import ExecutionError
 from ..ops.basic import static_values
-from .jax_backend import _concrete, lower_program
 
 
 def lower_scan(op, node):
     """A function of (n_steps, *sequences, *initial carries, *non-sequences) returning the op's outputs."""
     ns, nc, ny = op.n_seqs, op.n_carry, op.n_ys
-    step = lower_program(op.program())
+    step = lower_program(op.steps.get().program)
     carry_dtypes = [np.dtype(p.dtype) for p in op.inner_inputs[ns:ns + nc]]
     y_dtypes = [np.dtype(v.dtype) for v in op.ys]
     stored = [k for k in range(nc) if op.keep[k] == "all"]
@@ -39,9 +39,9 @@ def lower_scan(op, node):
     def run(n, *outer):
         n = int(static_values([n], op)[0])
         seqs, carries, nonseqs = outer[:ns], outer[ns:ns + nc], outer[ns + nc:]
-        op._check_lengths(n, seqs)
+        op.steps.check_lengths(n, seqs)
         seqs = [s[:n] for s in seqs]
-        fixed = {i: s[0] for i, s in enumerate(seqs) if _concrete(s) and n and (s == s[0]).all()}
+        fixed = {i: s[0] for i, s in enumerate(seqs) if concrete(s) and n and (s == s[0]).all()}
         moving = [i for i in range(ns) if i not in fixed]
         carries = [jnp.asarray(c, d) for c, d in zip(carries, carry_dtypes)]
 
@@ -53,7 +53,7 @@ def lower_scan(op, node):
 
         def probe(xs, carries):
             outs = step_at(xs, carries)
-            known.update({j: np.asarray(y, y_dtypes[j]) for j, y in enumerate(outs[nc:nc + ny]) if _concrete(y)})
+            known.update({j: np.asarray(y, y_dtypes[j]) for j, y in enumerate(outs[nc:nc + ny]) if concrete(y)})
             return outs
         rows = [jax.ShapeDtypeStruct(np.shape(seqs[i])[1:], seqs[i].dtype) for i in moving]
         shapes = jax.eval_shape(probe, rows, carries)
@@ -95,7 +95,7 @@ def _is_reversal(v):
     """``v`` is ``x[::-1]``, or a forward slice of one (``x[::-1][:n, :, a:b]``): how go_backwards and the
     backward loops of BPTT give their sequences."""
     from ..ops.subtensor import Subtensor
-    from ..scan import CheckLength
+    from .op import CheckLength
     if v.owner is not None and isinstance(v.owner.op, CheckLength):  # an identity
         return _is_reversal(v.owner.inputs[0])
     if v.owner is None or not isinstance(v.owner.op, Subtensor):

@@ -13,15 +13,16 @@
   keeps only the last step of a state whose trace is only read at ``[-1]``
   (save-memory).
 """
-from .graph import Constant, clone_replace, toposort
-from .ops import basic as b
-from .ops import elemwise as e
-from .ops import linalg as la
-from .ops import reduce as r
-from .ops import shape as sh
-from .ops import subtensor as st
-from .rewrite import POST_PASSES, PRE_PASSES, local_rule
-from .scan import CheckLength, Scan
+from .. import tensor as T
+from ..graph import Constant, clone_replace, graph_inputs, toposort
+from ..ops import basic as b
+from ..ops import elemwise as e
+from ..ops import linalg as la
+from ..ops import reduce as r
+from ..ops import shape as sh
+from ..ops import subtensor as st
+from ..rewrite import NotApplicable, graph_rule, node_rule
+from .op import CheckLength, Scan
 
 
 def _is_scan(node):
@@ -32,16 +33,14 @@ class _Parts:
     """The pieces of a scan node, editable: sequences, carries, non-sequences (inner and outer)."""
 
     def __init__(self, node):
-        op = node.op
+        op, layout = node.op, node.op.layout
         self.node = node
-        P, outer = op.inner_inputs, node.inputs[1:]
-        ns, nc = op.n_seqs, op.n_carry
-        self.seq = list(zip(P[:ns], outer[:ns]))
-        self.carry = list(zip(P[ns:ns + nc], outer[ns:ns + nc]))
-        self.nonseq = list(zip(P[ns + nc:], outer[ns + nc:]))
-        self.carries = list(op.inner_outputs[:nc])
-        self.ys = list(op.ys)
-        self.sums = list(op.sums)
+        p_seq, p_carry, p_nonseq = layout.split_inner_inputs(op.inner_inputs)
+        _, seqs, inits, nonseqs = layout.split_outer_inputs(node.inputs)
+        self.seq = list(zip(p_seq, seqs))
+        self.carry = list(zip(p_carry, inits))
+        self.nonseq = list(zip(p_nonseq, nonseqs))
+        self.carries, self.ys, self.sums = layout.split_inner_outputs(op.inner_outputs)
 
     def lift(self, values, label):
         """Replace step values by new placeholders (returned); the caller feeds them from outside."""
@@ -52,7 +51,10 @@ class _Parts:
     def replace(self, swap):
         """Substitute inner variables in all step outputs at once (shared subgraphs stay shared)."""
         n1, n2 = len(self.carries), len(self.carries) + len(self.ys)
-        outs = clone_replace(self.carries + self.ys + self.sums, swap)
+        try:
+            outs = clone_replace(self.carries + self.ys + self.sums, swap)
+        except (TypeError, ValueError) as exc:  # a lifted value lost static shape an inner op relies on
+            raise NotApplicable(f"the step cannot be rebuilt with {len(swap)} value(s) replaced: {exc}") from exc
         self.carries, self.ys, self.sums = outs[:n1], outs[n1:n2], outs[n2:]
 
     def build(self, keep=None):
@@ -65,7 +67,7 @@ class _Parts:
         inner = [p for p, _ in seq + self.carry + nonseq]
         outer = [o for _, o in seq + self.carry + nonseq]
         new_op = op.with_(inner_inputs=inner, inner_outputs=outputs, n_seqs=len(seq), n_carry=len(self.carry),
-                          n_sums=len(self.sums), keep=keep or op.keep)
+                          n_sums=len(self.sums), keep=op.keep if keep is None else keep)
         new = new_op.make_node(node.inputs[0], *outer)
         new.tag.trace, new.tag.grad_of = node.tag.trace, node.tag.grad_of
         return new
@@ -95,10 +97,9 @@ def _kinds(op):
     """Classify every inner variable: 'inv' (same at every step), 'seq' (from sequences and
     invariants only) or 'var' (depends on a carry)."""
     P = op.inner_inputs
-    ns, nc = op.n_seqs, op.n_carry
     kind = {}
-    for i, p in enumerate(P):
-        kind[id(p)] = "seq" if i < ns else ("var" if i < ns + nc else "inv")
+    for role, group in zip(("seq", "var", "inv"), op.layout.split_inner_inputs(P)):
+        kind.update((id(p), role) for p in group)
     nodes = toposort(op.inner_outputs, stop_at=P)
     for node in nodes:
         ks = [kind.get(id(v), "inv") for v in node.inputs]  # constants are invariant
@@ -110,6 +111,7 @@ def _kinds(op):
 
 # --------------------------------------------------------------------------- merge the grad variant
 
+@graph_rule(phase="before", name="scan_merge_variants")
 def merge_variants(outputs):
     """Replace each scan by the grad-made variant with the same inputs that computes a superset."""
     groups = {}
@@ -275,11 +277,9 @@ def _fuse_sliced_once(outputs, carry_ids):
     return clone_replace(outputs, repl) if repl else None
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_fuse_step_dots")
 def fuse_step_dots(node):
     """fuse_dots inside a scan's step (the fused weights are then hoisted out of the loop)."""
-    if not _is_scan(node):
-        return None
     fused = fuse_dots(node.op.inner_outputs)
     if fused is None:
         return None
@@ -289,13 +289,11 @@ def fuse_step_dots(node):
     return parts.build().outputs
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_regroup_sums")
 def regroup_sums(node):
     """(x_t W + h W_h) + b -> (x_t W + b) + h W_h inside a step: terms that do not depend on the
     carries are added first, so that pushout_sequence computes their sum for all steps at once
     (the LSTM's bias joins the input projection outside the loop)."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     uses = {}
@@ -322,8 +320,9 @@ def regroup_sums(node):
         moving = [t for t in flat if kind.get(id(t), "inv") == "var"]
         if len(fixed) < 2 or not moving or any(t.dtype != out.dtype for t in flat):
             continue
-        if n.inputs[0] in fixed or all(kind.get(id(i), "inv") != "var" for i in n.inputs[:1]):
-            continue  # already grouped: the left operand holds the fixed terms
+        if n.inputs[0] in fixed or all(kind.get(id(i), "inv") != "var" for i in n.inputs[:1]) \
+                or all(a is b_ for a, b_ in zip(flat, fixed + moving)):
+            continue  # already grouped: the left operand holds the fixed terms, or they come first
         total = fixed[0]
         for t in fixed[1:] + moving:
             total = e.Add()(total, t)
@@ -336,11 +335,11 @@ def regroup_sums(node):
     return parts.build().outputs
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_sums")
 def pushout_sums(node):
     """sum_t dot(a_t.T, b_t) -> one product of the stacked a and b after the loop;
     sum_t outer(a_t, b_t) likewise; sum_t sum_to_shape(g_t, w) -> one sum_to_shape of the stack."""
-    if not _is_scan(node) or not node.op.n_sums:
+    if not node.op.n_sums:
         return None
     op = node.op
     kind, _ = _kinds(op)
@@ -396,16 +395,14 @@ def _summed(how, vals, extra, parts):
         return la.Tensordot(1)(vals[0], vals[1])
     if how == "index":     # (sum_t x_t)[idx]
         inner, sub = extra
-        return sub.op(_summed(inner[0], vals, inner[2], parts))
+        return sub(_summed(inner[0], vals, inner[2], parts))
     # sum_t sum_to_shape(g_t, w) = sum_to_shape(G, w)
     return b.SumToShape()(vals[0], clone_replace(extra, {ph: o for ph, o in parts.nonseq}))
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_invariant")
 def pushout_invariant(node):
     """Hoist loop-invariant inner computations out of the loop."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     targets = _frontier(op, nodes, kind, ("seq", "var"),
@@ -425,7 +422,6 @@ def pushout_invariant(node):
 def _batch(node, batched_inputs, kinds):
     """The whole-sequence version of a per-step node whose inputs are sequence-only or invariant;
     None when the op has no batching rule.  Sequence values carry a leading time axis."""
-    from . import tensor as T
     op = node.op
     out = node.outputs[0]
     if isinstance(op, e.Elemwise):
@@ -454,11 +450,9 @@ def _batch(node, batched_inputs, kinds):
     return None
 
 
-@local_rule
+@node_rule(Scan, phase="scan", name="scan_pushout_sequence")
 def pushout_sequence(node):
     """Compute sequence-only inner work for all steps before the loop (x_t @ W -> X @ W)."""
-    if not _is_scan(node):
-        return None
     op = node.op
     kind, nodes = _kinds(op)
     parts = _Parts(node)
@@ -546,6 +540,7 @@ def _is_last_index(node):
     return spec in ((("i", -1),), (("s", -1, None, None),))
 
 
+@graph_rule(phase="after", name="scan_prune")
 def prune(outputs):
     """Drop unread scan outputs and dead carries; keep only the last step of states read at [-1]."""
     nodes = toposort(outputs)
@@ -558,14 +553,14 @@ def prune(outputs):
     for node in nodes:
         if not _is_scan(node):
             continue
-        op = node.op
-        nc, ny = op.n_carry, op.n_ys
+        op, layout = node.op, node.op.layout
+        nc, ny = layout.n_carry, layout.n_ys
         used = [id(o) in out_ids or bool(users.get(id(o))) for o in node.outputs]
         last_only = [id(o) not in out_ids and all(_is_last_index(u) for u in users.get(id(o), []))
                      for o in node.outputs[:nc]]
         needed_carries = _needed_carries(op, used)
-        keep_ys = [j for j in range(ny) if used[nc + j]]
-        keep_sums = [j for j in range(op.n_sums) if used[nc + ny + j]]
+        keep_ys = [j for j in range(ny) if used[layout.y_index(j)]]
+        keep_sums = [j for j in range(layout.n_sums) if used[layout.sum_index(j)]]
         keep = tuple("last" if (last_only[k] or not used[k]) else "all" for k in range(nc))
         if (len(needed_carries) == nc and len(keep_ys) == ny and len(keep_sums) == op.n_sums
                 and keep == op.keep):
@@ -577,14 +572,10 @@ def prune(outputs):
         parts.ys = [parts.ys[j] for j in keep_ys]
         parts.sums = [parts.sums[j] for j in keep_sums]
         new = parts.build(keep=tuple(kp for k, kp in enumerate(keep) if k not in dropped))
-        new_carry = iter(new.outputs[:len(parts.carries)])
-        for k in range(nc):
-            if k not in dropped:
-                repl[node.outputs[k]] = next(new_carry)
-        for j, idx in enumerate(keep_ys):
-            repl[node.outputs[nc + idx]] = new.outputs[len(parts.carries) + j]
-        for j, idx in enumerate(keep_sums):
-            repl[node.outputs[nc + ny + idx]] = new.outputs[len(parts.carries) + len(keep_ys) + j]
+        new_traces, new_ys, new_sums = new.op.layout.split_outer_outputs(new.outputs)
+        repl.update(zip([node.outputs[k] for k in range(nc) if k not in dropped], new_traces))
+        repl.update(zip([node.outputs[layout.y_index(j)] for j in keep_ys], new_ys))
+        repl.update(zip([node.outputs[layout.sum_index(j)] for j in keep_sums], new_sums))
     if not repl:
         return None
     return clone_replace(outputs, repl)
@@ -593,7 +584,7 @@ def prune(outputs):
 def _needed_carries(op, used):
     """Carries whose value some used output depends on (through the loop)."""
     nc, P = op.n_carry, op.inner_inputs
-    ph_index = {id(P[op.n_seqs + k]): k for k in range(nc)}
+    ph_index = {id(p): k for k, p in enumerate(op.carry_inputs)}
     deps = []
     for v in op.inner_outputs:
         deps.append({ph_index[id(i)] for i in _inputs_of(v, P) if id(i) in ph_index})
@@ -608,10 +599,7 @@ def _needed_carries(op, used):
 
 
 def _inputs_of(v, stop):
-    from .graph import graph_inputs
     return graph_inputs([v], stop_at=stop)
 
 
-PRE_PASSES.append(merge_variants)
-POST_PASSES.append(prune)
-POST_PASSES.append(fuse_dots)
+graph_rule(phase="after", name="scan_fuse_dots")(fuse_dots)

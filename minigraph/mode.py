@@ -1,0 +1,89 @@
+"""Modes and backends: what ``function(..., mode=...)`` accepts, in one small registry.
+
+A *backend* runs the compiled schedule (same graph, rewrites and buffer plan); ``NUMPY`` -- the
+generated straight-line Python over numpy -- is the default and the reference.  Another backend
+registers itself with ``register_backend`` (its ``lower(program)`` returns the callable that runs
+the program's inputs to its outputs) and becomes a mode of the same name.
+
+A *mode* picks a backend plus how much checking and rewriting a compilation does.  Theano's
+names are accepted: ``FAST_RUN`` (all rewrites; the default), ``FAST_COMPILE`` (only the
+canonicalising and stabilising rewrites), ``DebugMode`` and ``NanGuardMode`` (every intermediate
+checked against its type and for NaN/Inf).  Names are case-insensitive; anything else is refused
+with the list of choices.  ``config.mode`` (or the environment variable ``MINIGRAPH_MODE``, or
+``THEANO_FLAGS=mode=...``) sets the default.
+"""
+from dataclasses import dataclass
+
+from .config import config
+from .rewrite import Rewrites
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An executor of compiled programs.  ``lower(program)``: the callable running it (None: numpy's)."""
+
+    name: str
+    description: str
+    lower: object = None
+    function: object = None  # builds the whole compiled function (a Function subclass), for a backend that
+    #                          needs its own call path (JAX: shared values stay on the device)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A backend plus the checking and rewriting a compilation does."""
+
+    name: str
+    backend: str = "NUMPY"
+    rewrites: object = True   # True: all rules; a Rewrites: those; False: none
+    check: bool = False       # validate every intermediate (type, shape, NaN/Inf)
+
+
+BACKENDS = {}
+MODES = {}
+
+
+def register_backend(backend, modes=()):
+    """Register ``backend`` and a mode of its name running all rewrites on it (plus any ``modes``)."""
+    BACKENDS[backend.name.upper()] = backend
+    register_mode(Mode(backend.name.upper(), backend=backend.name.upper()))
+    for m in modes:
+        register_mode(m)
+    return backend
+
+
+def register_mode(mode):
+    MODES[mode.name.upper()] = mode
+    return mode
+
+
+def choices():
+    return sorted(MODES)
+
+
+def get_mode(mode=None):
+    """The ``Mode`` named by ``mode`` (a name, a Mode, or None for ``config.mode``)."""
+    if isinstance(mode, Mode):
+        return mode
+    name = config.mode if mode is None else mode
+    found = MODES.get(str(name).upper()) if isinstance(name, str) else None
+    if found is None:
+        where = "config.mode (or MINIGRAPH_MODE)" if mode is None else "mode"
+        raise ValueError(f"{where}={name!r} is not a known mode; choose one of {', '.join(choices())} "
+                         "(case-insensitive)")
+    if found.backend not in BACKENDS:
+        raise ValueError(f"mode {found.name} needs the {found.backend} backend, which is not installed; "
+                         f"installed: {', '.join(sorted(BACKENDS))}")
+    return found
+
+
+def backend_of(mode):
+    return BACKENDS[mode.backend]
+
+
+register_backend(Backend("NUMPY", "straight-line Python over numpy (the reference executor)"))
+register_mode(Mode("FAST_RUN"))
+register_mode(Mode("FAST_COMPILE", rewrites=Rewrites(phases=("canonicalize", "stabilize"))))
+register_mode(Mode("DEBUGMODE", check=True))
+register_mode(Mode("DEBUG_MODE", check=True))
+register_mode(Mode("NANGUARDMODE", check=True))
