@@ -161,6 +161,58 @@ def _jax_index(op, x, vals):
     return tuple(index)
 
 
+def _is_int(e):
+    return not isinstance(e, slice) and e is not None and getattr(e, "ndim", 0) == 0
+
+
+def _update_box(x, index, y, replace):
+    """``x`` with the box ``x[index]`` (integers and step-1 slices) set to, or incremented by, ``y``: one
+    dynamic-update-slice (a scatter here would be slower, and XLA's CPU compiler aborts on the reversal
+    of a scatter that covers the whole array)."""
+    import jax.numpy as jnp
+    from jax import lax
+    starts, sizes = [], []
+    for axis, dim in enumerate(x.shape):
+        e = index[axis] if axis < len(index) else slice(None)
+        if isinstance(e, slice):
+            start, stop, _ = e.indices(dim)
+            starts.append(start)
+            sizes.append(max(stop - start, 0))
+        else:
+            starts.append(jnp.where(e < 0, e + dim, e))
+            sizes.append(1)
+    region = x[index]
+    new = jnp.broadcast_to(y, region.shape) if replace else region + y
+    return lax.dynamic_update_slice(x, new.reshape(sizes).astype(x.dtype), starts)
+
+
+def _forward_steps(index, shape, y):
+    """``x.at[index]`` with every negative-step slice made a positive-step one (``y`` flipped to match):
+    the same elements get the same values, and XLA's CPU compiler aborts on the reversed index arrays
+    that jax builds for negative steps."""
+    if not any(isinstance(e, slice) and e.step is not None and e.step < 0 for e in index):
+        return index, y
+    out, axis, region = [], 0, 0  # region: the axis of the indexed region this entry gives
+    region_ndim = sum(1 for e in index if e is None or isinstance(e, slice)) + len(shape) - sum(
+        1 for e in index if e is not None)
+    for e in index:
+        if e is None:
+            out.append(e)
+            region += 1
+            continue
+        if isinstance(e, slice) and e.step is not None and e.step < 0:
+            r = range(*e.indices(shape[axis]))
+            e = slice(r[-1], r[0] + 1, -e.step) if len(r) else slice(0, 0)
+            k = region - (region_ndim - y.ndim)  # the axis of y that broadcasts against this one
+            if len(r) and k >= 0 and y.shape[k] != 1:
+                y = y[(slice(None),) * k + (slice(None, None, -1),)]
+        if isinstance(e, slice):
+            region += 1
+        out.append(e)
+        axis += 1
+    return tuple(out), y
+
+
 def _spec_str(spec):
     out = []
     for e in spec:
@@ -249,8 +301,10 @@ class IncSubtensor(Op):
         def run(x, y, *vals):
             import jax.numpy as jnp
             x = jnp.asarray(x)
-            at = x.at[_jax_index(self, x, vals)]
-            y = jnp.asarray(y, x.dtype)
+            index, y = _forward_steps(_jax_index(self, x, vals), x.shape, jnp.asarray(y, x.dtype))
+            if all(isinstance(e, slice) and e.step in (None, 1) or _is_int(e) for e in index):
+                return _update_box(x, index, y, self.set)  # a box: no scatter
+            at = x.at[index]
             return at.set(y) if self.set else at.add(y)
         return run
 
