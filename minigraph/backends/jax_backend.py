@@ -26,6 +26,11 @@ from ..compile import ExecutionError, Function, _check_value, _returns_tuple, de
 from ..graph import Constant
 from ..ops.basic import NotStaticError
 
+try:  # jax >= 0.6 names it at the top level; older releases under jax.experimental
+    _x64 = jax.enable_x64
+except AttributeError:  # pragma: no cover - depends on the installed jax
+    from jax.experimental import enable_x64 as _x64
+
 # jax's errors for "this value is not known when tracing": the function then retraces with static ints
 _NOT_STATIC = (NotStaticError, jax.errors.ConcretizationTypeError, jax.errors.TracerIntegerConversionError,
                jax.errors.TracerArrayConversionError, jax.errors.TracerBoolConversionError)
@@ -126,7 +131,7 @@ class JaxFunction(Function):
 
     def _run(self, vals):
         """Outputs (host copies) and updates (left on the device) for validated inputs ``vals``."""
-        with jax.enable_x64(True):
+        with _x64(True):
             shared = [_on_device(c) for c in self._containers]
             if self.check:
                 results = lower_program(self.program, check=True)(*vals, *shared)
@@ -140,7 +145,7 @@ class JaxFunction(Function):
     def jaxpr(self, *args):
         """The program JAX runs for these inputs, as text naming each primitive (``jax.make_jaxpr``)."""
         vals = [f(a) for f, a in zip(self._filters, args)]
-        with jax.enable_x64(True):
+        with _x64(True):
             shared = [_on_device(c) for c in self._containers]
             return str(jax.make_jaxpr(self._lowered)(*vals, *shared))
 
