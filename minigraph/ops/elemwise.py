@@ -394,7 +394,7 @@ _JAX = {
     Exp: lambda j, x: j.exp(x), Log: lambda j, x: j.log(x), Log1p: lambda j, x: j.log1p(x),
     Expm1: lambda j, x: j.expm1(x), Sqrt: lambda j, x: j.sqrt(x), Sin: lambda j, x: j.sin(x),
     Cos: lambda j, x: j.cos(x), Tanh: lambda j, x: j.tanh(x),
-    Sigmoid: lambda j, x: 1 / (1 + j.exp(-x)),  # XLA fuses it; the same formula as numpy's, so the same bits
+    Sigmoid: lambda j, x: 1 / (1 + j.exp(-(x.astype(j.float32) if x.dtype == j.float16 else x))),  # as numpy's
     Softplus: lambda j, x: j.logaddexp(0, x), Relu: lambda j, x: j.maximum(x, 0),
     Lt: lambda j, a, b: j.less(a, b), Le: lambda j, a, b: j.less_equal(a, b),
     Gt: lambda j, a, b: j.greater(a, b), Ge: lambda j, a, b: j.greater_equal(a, b),

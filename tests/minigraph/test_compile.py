@@ -286,6 +286,7 @@ def test_buffers_of_inputs_shared_variables_and_broadcast_results_are_not_reused
     np.testing.assert_allclose(out[2], np.exp(V) + X)
 
 
+@pytest.mark.numpy_executor  # reads the generated numpy source
 def test_generated_lines_name_their_op_and_the_users_line():
     x = T.dmatrix("x")
     w = theano.shared(np.ones((2, 2)), "w")
