@@ -5,7 +5,8 @@
 Modules: ``cells`` (LSTMCell, RNNCell, GRUCell), ``layers`` (Recurrent, Dense, StackedRNN,
 SequenceModel, losses), ``optim`` (optimisers as updates, clipping, schedules), ``checkpoint``
 (atomic .npz checkpoints), ``train`` (the training loop), ``data`` (data sets), ``reference`` (numpy
-reference nets); ``stock``, ``tasks``, ``gradflow`` and ``cli`` hold the examples and the ``lstm`` command.
+reference nets); ``stock``, ``tasks``, ``sweep`` (with ``results``), ``gradflow`` and ``cli`` hold the examples
+and the ``lstm`` command.
 """
 from .cells import GRUCell, LSTMCell, RNNCell
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint

@@ -2,7 +2,7 @@
 
     lstm stock [--tutorial] [--symbol AAPL | --csv FILE | --legacy-pickle FILE] ...
     lstm task adding|temporal-order|copy [--length T] [--cell lstm,peephole,rnn] ...
-    lstm sweep [--task adding] [--lengths 10,30,60] [--cells lstm,peephole,rnn] [--seeds 0,1] ...
+    lstm sweep [--task adding] [--lengths 10,30,60] [--cells ...] [--seeds 0,1] [--scheduler local] [--results F] ...
     lstm gradflow [--cell rnn,lstm|all] [--steps 50] [--forget-bias 1.0] [--out flow.svg] [--json] [--plot F]
 
 Also runnable as ``python -m lstm ...``.  Every expected failure (bad data, a
@@ -157,14 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     # ---- sweep
     p = sub.add_parser(
-        "sweep", help="run a task for several lengths, cells and seeds; print a markdown table",
-        description="The sweep behind docs/tasks.md: every combination of --lengths, --cells and --seeds.")
+        "sweep", help="run a grid of task runs (lengths x cells x seeds) on Dask; resumable; markdown tables",
+        description="Every combination of --lengths, --cells and --seeds, run on a Dask cluster (default: a "
+                    "local one, a worker process per core) or serially. With --results FILE each finished run "
+                    "is appended to FILE as one JSON line and a rerun skips the runs already there, so a "
+                    "killed sweep resumes. See docs/tasks.md.")
     p.add_argument("--task", choices=TASKS, default="adding")
     _task_options(p, CELL_CHOICES)
-    p.add_argument("--cells", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"])
-    p.add_argument("--lengths", type=_int_list, default=[10, 30, 60])
-    p.add_argument("--seeds", type=_int_list, default=[0, 1])
-    p.add_argument("--markdown", metavar="FILE", help="also write the table (markdown) to FILE")
+    p.add_argument("--cells", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"],
+                   help="comma-separated cells (default lstm,peephole,rnn)")
+    p.add_argument("--lengths", type=_int_list, default=[10, 30, 60],
+                   help="comma-separated minimal sequence lengths T (default 10,30,60)")
+    p.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated seeds (default 0,1)")
+    p.add_argument("--scheduler", default="local", metavar="local|serial|tcp://HOST:PORT",
+                   help="where the runs go: a local Dask cluster (default; serial without dask installed), "
+                        "this process one run after another, or an existing Dask scheduler")
+    p.add_argument("--workers", type=positive_int,
+                   help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--results", metavar="FILE",
+                   help="append one JSON line per finished run to FILE; runs already in FILE are skipped")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="also write the tables (every run in --results, else this grid's) to FILE")
+    p.add_argument("--tables-only", action="store_true",
+                   help="run nothing: only render the tables of every run in --results")
     p.set_defaults(func=cmd_sweep)
 
     # ---- gradflow
@@ -286,13 +301,33 @@ def cmd_task(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .tasks import run_sweep
+    from .sweep import GridError, build_grid, check_scheduler, run_sweep
 
-    run_sweep(task=args.task, lengths=args.lengths, cells=args.cells, seeds=args.seeds, hidden=args.hidden,
-              sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, test_size=args.test_size,
-              eval_every=args.eval_every, forget_bias=args.forget_bias, markdown=args.markdown,
-              argv=sys.argv[1:] if _FROM_CONSOLE else None, progress=None if args.quiet else sys.stderr,
-              out=_say)
+    if args.tables_only and not args.results:
+        raise CLIError("--tables-only renders the runs of a --results FILE; give --results")
+    if args.workers and args.scheduler != "local":
+        raise CLIError(f"--workers sets the size of the local cluster; it does not apply to "
+                       f"--scheduler {args.scheduler}")
+    try:
+        scheduler = check_scheduler(args.scheduler)
+    except ValueError as exc:
+        raise CLIError(f"--scheduler: {exc}") from None
+    try:
+        configs = build_grid(args.task, args.lengths, args.cells, args.seeds, hidden=args.hidden,
+                             sequences=args.sequences, batch_size=args.batch_size, lr=args.lr,
+                             test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+    except GridError as exc:
+        raise CLIError(f"--{exc.option}: {exc}") from None
+    try:
+        run_sweep(configs, scheduler=scheduler, workers=args.workers, results=args.results,
+                  markdown=args.markdown, tables_only=args.tables_only,
+                  command="lstm " + " ".join(sys.argv[1:]) if _FROM_CONSOLE else None,
+                  progress=None if args.quiet else sys.stderr, out=_say)
+    except KeyboardInterrupt:
+        if args.results:
+            print(f"\n{PROG} sweep: the finished runs are in {args.results}; run the same command again "
+                  "to continue", file=sys.stderr)
+        raise
     return 0
 
 

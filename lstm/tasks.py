@@ -61,7 +61,7 @@ from .train import Trainer, format_seconds
 __all__ = [
     "TASKS", "CELL_CHOICES", "SOLVED_FRACTION", "ADDING_TOLERANCE", "TEMPORAL_SYMBOLS",
     "adding_batch", "temporal_order_batch", "copy_batch", "TaskConfig", "TaskResult", "run_task",
-    "run_sweep", "format_results_table", "task_defaults",
+    "format_results_table", "task_defaults",
 ]
 
 TASKS = ("adding", "temporal-order", "copy")
@@ -366,7 +366,7 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables and the sweep
+# Tables
 # ---------------------------------------------------------------------------------------------
 
 
@@ -383,58 +383,3 @@ def format_results_table(results) -> list[str]:
                      f"{r.sequences_seen:,} | {r.test_correct * 100:.1f}% | {err} | "
                      f"{r.chance_correct * 100:.1f}% | {format_seconds(r.seconds)} |")
     return lines
-
-
-def summary_table(results) -> list[str]:
-    """Per (length, cell): how many seeds solved it and the median sequences until solved."""
-    groups = {}
-    for r in results:
-        groups.setdefault((r.config.task, r.config.length, r.config.cell), []).append(r)
-    lines = ["| task | T | cell | solved (seeds) | sequences until solved (each seed) | "
-             "final test correct (each seed) |",
-             "|---|---:|---|---:|---|---|"]
-    for (task, length, cell), rs in groups.items():
-        n_solved = sum(r.solved for r in rs)
-        until = ", ".join(f"{r.solved_at:,}" if r.solved else "-" for r in rs)
-        correct = ", ".join(f"{r.test_correct * 100:.1f}%" for r in rs)
-        lines.append(f"| {task} | {length} | {cell_label(cell)} | {n_solved}/{len(rs)} | {until} | {correct} |")
-    return lines
-
-
-def run_sweep(task="adding", lengths=(10, 30, 60), cells=("lstm", "peephole", "rnn"), seeds=(0, 1),
-              hidden=None, sequences=None, batch_size=32, lr=None, test_size=1000, eval_every=2048,
-              forget_bias=3.0, markdown=None, argv=None, progress=None, out=print):
-    """Run every (length, cell, seed) combination; print (and optionally write) markdown tables."""
-    from .stock import check_output_path, write_atomic
-
-    if markdown:
-        check_output_path(markdown, "markdown file")
-    t0 = time.perf_counter()
-    results = []
-    for length in lengths:
-        for cell in cells:
-            for seed in seeds:
-                cfg = TaskConfig(task=task, length=length, cell=cell, hidden=hidden, sequences=sequences,
-                                 batch_size=batch_size, lr=lr, seed=seed, test_size=test_size,
-                                 eval_every=eval_every, forget_bias=forget_bias)
-                r = run_task(cfg, progress=progress)
-                out(r.summary())
-                results.append(r)
-    total = time.perf_counter() - t0
-    cfg0 = results[0].config
-    command = "lstm " + " ".join(argv) if argv else None
-    lines = [f"Task: {task}; budget {cfg0.sequences:,} training sequences per run, batch {batch_size}, "
-             f"Adam lr {cfg0.lr}, gradient-norm clip {cfg0.clip}, hidden {cfg0.hidden}, "
-             f"LSTM forget-gate bias {cfg0.forget_bias}, "
-             f"{test_size} test sequences, check every {eval_every} sequences; total time "
-             f"{format_seconds(total)}.", ""]
-    if command:
-        lines += [f"Command: `{command}`", ""]
-    lines += summary_table(results) + [""] + format_results_table(results)
-    out("")
-    for line in lines:
-        out(line)
-    if markdown:
-        write_atomic(markdown, lambda fh: fh.write("\n".join(lines) + "\n"), binary=False)
-        out(f"table written to {markdown}")
-    return results

@@ -25,6 +25,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,jax]'
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,dask,jax]'
   touch "$stamp"
 fi

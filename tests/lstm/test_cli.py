@@ -165,8 +165,8 @@ def test_mode_jax_prints_the_device_and_trains_as_numpy_does(capsys, monkeypatch
 def test_sweep_command_writes_markdown(tmp_path, capsys):
     md = tmp_path / "table.md"
     code, out, err = run_cli(["sweep", "--task", "temporal-order", "--lengths", "10", "--cells", "rnn",
-                              "--seeds", "0,1", "--sequences", "32", "--eval-every", "32", "--test-size", "10",
-                              "--hidden", "3", "--markdown", str(md), "--quiet"], capsys)
+                              "--seeds", "0,1", "--scheduler", "serial", "--sequences", "32", "--eval-every", "32",
+                              "--test-size", "10", "--hidden", "3", "--markdown", str(md), "--quiet"], capsys)
     assert code == 0, err
     text = md.read_text()
     assert "| temporal-order | 10 | RNN | 0/2 |" in text or "| temporal-order | 10 | RNN | 1/2 |" in text
