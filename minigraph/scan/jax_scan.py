@@ -68,14 +68,8 @@ def lower_scan(op, node):
             outs = step_at(xs, carries)
             new = [jnp.asarray(o, d) for o, d in zip(outs[:nc], carry_dtypes)]
             sums = [a + jnp.asarray(b, a.dtype) for a, b in zip(sums, outs[nc + ny:])]
-            stacked, first = [], {}  # a value stored twice (a state that is also a y) is stacked once
-            for key, out, value in [(("c", k), outs[k], new[k]) for k in stored] + [
-                    (("y", j), outs[nc + j], jnp.asarray(outs[nc + j], y_dtypes[j])) for j in traced_ys]:
-                if id(out) not in first:
-                    first[id(out)] = len(stacked)
-                    stacked.append(value)
-                slot[key] = first[id(out)]
-            return (new, sums), stacked
+            return (new, sums), _stack_once([(("c", k), outs[k], new[k]) for k in stored] + [
+                (("y", j), outs[nc + j], jnp.asarray(outs[nc + j], y_dtypes[j])) for j in traced_ys], slot)
 
         xs = [seqs[i] for i in moving]
         if backwards:  # every sequence is x[::-1] (go_backwards, BPTT): loop over x with reverse=True instead
@@ -89,6 +83,18 @@ def lower_scan(op, node):
                     for j in range(ny)]
         return tuple(results + sums)
     return run
+
+
+def _stack_once(entries, slot):
+    """The values to stack from ``entries`` (key, step output, value): a step output stored twice (a state
+    that is also a y) is stacked once; ``slot[key]`` says where each key's value is."""
+    stacked, first = [], {}
+    for key, out, value in entries:
+        if id(out) not in first:
+            first[id(out)] = len(stacked)
+            stacked.append(value)
+        slot[key] = first[id(out)]
+    return stacked
 
 
 def _is_reversal(v):
