@@ -19,20 +19,23 @@ restore).  Every mismatch is listed in one ``CheckpointError``; nothing is loade
 """
 import json
 import os
+import zipfile
 from collections import namedtuple
 
 import numpy as np
 
 import minigraph as theano
 
-from .files import write_atomic
+from .data import DataError
+from .files import Output, open_input, write_atomic
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError", "Checkpoint",
-           "FORMAT", "VERSION", "INIT_ONLY"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "is_checkpoint", "checkpoint_output",
+           "CheckpointError", "Checkpoint", "FORMAT", "VERSION", "INIT_ONLY", "MAX_CHECKPOINT_BYTES"]
 
 FORMAT = "minigraph-lstm-checkpoint"
 VERSION = 1
 _META = "__meta__"
+MAX_CHECKPOINT_BYTES = 4 * 1024 ** 3  # refused beyond this, packed or unpacked
 
 Checkpoint = namedtuple("Checkpoint", ["hparams", "params", "state", "meta"])
 Checkpoint.__doc__ = """What ``read_checkpoint``/``load_checkpoint`` return: ``hparams`` (dict), ``params``
@@ -103,27 +106,97 @@ def save_checkpoint(path, params, hparams, state=None, meta=None):
               "state": list(state_arrays), "meta": meta}
     arrays[_META] = np.array(json.dumps(header))
 
-    write_atomic(path, lambda fh: np.savez(fh, **arrays))
+    write_atomic(path, lambda fh: np.savez(fh, **arrays), what=checkpoint_output(path))
     return path
 
 
-def read_checkpoint(path):
-    """Read a checkpoint without a model: a ``Checkpoint`` (hparams, params, state, meta)."""
-    path = os.fspath(path)
+def is_checkpoint(path) -> bool:
+    """True when ``path`` holds a checkpoint this program wrote (judged by its content: a zip
+    archive with a ``__meta__`` entry naming :data:`FORMAT`); the recogniser used before a
+    checkpoint path is overwritten."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if _META + ".npy" not in zf.namelist():
+                return False
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data[_META][()])).get("format") == FORMAT
+    except (OSError, ValueError, KeyError, AttributeError, zipfile.BadZipFile):
+        return False
+
+
+def checkpoint_output(path) -> Output:
+    """The :class:`lstm.files.Output` of a checkpoint path (for :func:`lstm.files.check_outputs`)."""
+    return Output(os.fspath(path), "checkpoint", is_checkpoint)
+
+
+def _open_archive(path):
+    """Check that ``path`` is a regular zip file of sane size before numpy sees it."""
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path!r}")
+    try:
+        with open_input(path, "checkpoint", binary=True, max_bytes=MAX_CHECKPOINT_BYTES) as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                raise CheckpointError(f"{path!r} is not a checkpoint: not an .npz (zip) archive")
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(f"cannot read checkpoint {path!r}: {exc}") from None
+    if unpacked > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path!r} would unpack to {unpacked / 2 ** 20:.0f} MiB, more than the "
+                              f"{MAX_CHECKPOINT_BYTES / 2 ** 20:.0f} MiB a checkpoint may hold")
+
+
+def _check_header(header, path):
+    """The JSON header's fields, each of the right type (see the module doc)."""
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path!r}: the header is a {type(header).__name__}, expected an object")
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path!r} has format {header.get('format')!r}, expected {FORMAT!r}")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{path!r} has format version {header.get('version')}, this code reads "
+                              f"version {VERSION}")
+    for key, kind in (("hparams", dict), ("params", list), ("state", list), ("meta", dict)):
+        if not isinstance(header.get(key, {} if key == "meta" else None), kind):
+            raise CheckpointError(f"{path!r}: header field {key!r} must be a {kind.__name__}")
+    for p in header["params"]:
+        if not (isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("shape"), list)):
+            raise CheckpointError(f"{path!r}: a parameter entry {str(p)[:60]} lacks a name or a shape")
+    if not all(isinstance(n, str) for n in header["state"]):
+        raise CheckpointError(f"{path!r}: header field 'state' must list names")
+
+
+def _checked_array(arr, name, path, shape=None):
+    """A saved array: numeric, of the recorded shape, every value finite."""
+    if arr.dtype.kind not in "biuf":
+        raise CheckpointError(f"{path!r}: {name} has dtype {arr.dtype}, expected numbers")
+    if shape is not None and list(arr.shape) != list(shape):
+        raise CheckpointError(f"{path!r}: {name} has shape {arr.shape} but the header says {tuple(shape)}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise CheckpointError(f"{path!r}: {name} holds {bad} non-finite value(s) (NaN or infinity); "
+                              "it comes from a diverged or damaged run and cannot be used")
+    return arr
+
+
+def read_checkpoint(path):
+    """Read a checkpoint without a model: a ``Checkpoint`` (hparams, params, state, meta).
+
+    Refused with one :class:`CheckpointError` line: anything that is not a regular zip archive
+    of sane size, a header of the wrong types, arrays that are not numeric, not of the recorded
+    shape, or hold NaN or infinity."""
+    path = os.fspath(path)
+    _open_archive(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if _META not in data.files:
                 raise CheckpointError(f"{path!r} is not a checkpoint of this format (no {_META} entry)")
             header = json.loads(str(data[_META][()]))
-            if header.get("format") != FORMAT:
-                raise CheckpointError(f"{path!r} has format {header.get('format')!r}, expected {FORMAT!r}")
-            if header.get("version") != VERSION:
-                raise CheckpointError(f"{path!r} has format version {header.get('version')}, this code reads "
-                                      f"version {VERSION}")
-            params = {p["name"]: data["param/" + p["name"]] for p in header["params"]}
-            state = {n: data["state/" + n] for n in header["state"]}
+            _check_header(header, path)
+            params = {p["name"]: _checked_array(data["param/" + p["name"]], f"parameter {p['name']}", path,
+                                                p["shape"]) for p in header["params"]}
+            state = {n: _checked_array(data["state/" + n], f"state {n}", path) for n in header["state"]}
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated zip, bad JSON, missing member, ...

@@ -18,8 +18,9 @@ import os
 import re
 import sys
 import time
+import warnings
 
-from .files import positive_float, positive_int
+from .files import finite_float, positive_float, positive_int, seed_int
 
 __all__ = ["main", "build_parser"]
 
@@ -86,7 +87,7 @@ def _name_list(choices):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .tasks import CELL_CHOICES, TASKS
+    from .tasks import CELL_CHOICES, MIN_LENGTH, TASKS
 
     parser = argparse.ArgumentParser(prog=PROG, description="LSTM examples built on minigraph.")
     sub = parser.add_subparsers(dest="command", metavar="{stock,task,sweep,gradflow}")
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-close", action="store_true",
                    help="built-in data: use the raw close instead of the split-adjusted close")
     p.add_argument("--tutorial", action="store_true", help="reproduce the seed tutorial (see above)")
+    p.add_argument("--log-iterations", action="store_true",
+                   help="tutorial: print the seed's 'iteration N: error' line every 10 samples (default: "
+                        "a summary only)")
     p.add_argument("--cell", choices=("lstm", "rnn", "gru"), default="lstm", help="recurrent cell (default lstm)")
     p.add_argument("--hidden", type=positive_int, help="hidden units per layer (default 32; tutorial 20)")
     p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
@@ -129,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs between learning-rate drops (default 10; needs --lr-drop)")
     p.add_argument("--clip", type=positive_float, default=1.0, help="maximum gradient norm (default 1.0)")
     p.add_argument("--no-clip", action="store_true", help="do not clip gradients")
-    p.add_argument("--seed", type=int, help="random seed (default 0; tutorial 1234)")
+    p.add_argument("--seed", type=seed_int, help="random seed, 0 to 2**32-1 (default 0; tutorial 1234)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint after every epoch to PATH")
     p.add_argument("--resume", action="store_true", help="continue training from --checkpoint PATH")
     p.add_argument("--out", default="stock.png", metavar="PATH",
@@ -151,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     _task_options(p, CELL_CHOICES)
     p.add_argument("--cell", type=_name_list(CELL_CHOICES), default=["lstm", "peephole", "rnn"],
                    help="comma-separated cells to train (default lstm,peephole,rnn)")
-    p.add_argument("--length", type=positive_int, default=30, help="minimal sequence length / delay T (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--length", type=positive_int, default=30,
+                   help="minimal sequence length / delay T (default 30; at least "
+                        + ", ".join(f"{n} for {t}" for t, n in MIN_LENGTH.items()) + ")")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 to 2**32-1 (default 0)")
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -196,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+<<<<<<< HEAD
 def _use_mode(mode: str) -> None:
     """--mode jax: every function compiles for JAX; say which device it runs on."""
     if mode != "jax":
@@ -209,19 +216,25 @@ def _use_mode(mode: str) -> None:
     os.environ["MINIGRAPH_MODE"] = "JAX"  # and in worker processes (sweep)
     device = jax.devices()[0]
     _say(f"{PROG}: mode jax on {device.platform} ({device.device_kind})")
+=======
+def _per_task(key: str) -> str:
+    from .tasks import TASKS, task_defaults
+
+    return ", ".join(f"{task} {task_defaults(task)[key]:g}" for task in TASKS)
+>>>>>>> main
 
 
 def _task_options(p, cell_choices) -> None:
-    p.add_argument("--hidden", type=positive_int, help="hidden units (default: per task, see docs/tasks.md)")
+    p.add_argument("--hidden", type=positive_int, help=f"hidden units (default: {_per_task('hidden')})")
     p.add_argument("--sequences", type=positive_int,
-                   help="training budget in sequences (default: per task)")
+                   help=f"training budget in sequences (default: {_per_task('sequences')})")
     p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per update (default 32)")
-    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: per task)")
+    p.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default: {_per_task('lr')})")
     p.add_argument("--test-size", type=positive_int, default=1000,
                    help="fresh test sequences used for the solved check (default 1000)")
     p.add_argument("--eval-every", type=positive_int, default=2048,
                    help="check the test set every N training sequences (default 2048)")
-    p.add_argument("--forget-bias", type=float, default=3.0,
+    p.add_argument("--forget-bias", type=finite_float, default=3.0,
                    help="initial forget-gate bias of the LSTM cells (default 3.0, see docs/tasks.md)")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
 
@@ -264,8 +277,11 @@ def cmd_stock(args) -> int:
         stock.run_tutorial(x, y, hidden=args.hidden or 20, lr=args.lr or 0.01, passes=args.epochs or 1,
                            cell=args.cell, layers=args.layers, peephole=args.peephole,
                            seed=1234 if args.seed is None else args.seed, out_path=out,
-                           quiet=args.quiet, label=label, out=_say)
+                           quiet=args.quiet, label=label, out=_say, every=10 if args.log_iterations else None,
+                           source=args.csv or args.legacy_pickle)
     else:
+        if args.log_iterations:
+            raise CLIError("--log-iterations needs --tutorial (the default mode reports per epoch)")
         if args.peephole and args.cell != "lstm":
             raise CLIError(f"--peephole needs --cell lstm (peepholes are an LSTM feature), not {args.cell}")
         series = stock.load_series(symbol=args.symbol, csv=args.csv, date_col=args.date_col,
@@ -284,8 +300,13 @@ def cmd_stock(args) -> int:
 
 
 def cmd_task(args) -> int:
-    from .tasks import TaskConfig, format_results_table, run_task
+    from .memory import check_model_fits
+    from .tasks import MIN_LENGTH, TaskConfig, format_results_table, run_task, task_defaults
 
+    if args.length < MIN_LENGTH[args.task]:
+        raise CLIError(f"--length {args.length} is too short for the {args.task} task: it needs at least "
+                       f"{MIN_LENGTH[args.task]}")
+    check_model_fits(args.hidden or task_defaults(args.task)["hidden"], n_in=8, n_out=8)
     results = []
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
@@ -348,13 +369,25 @@ def _one_line(exc: BaseException) -> str:
     return line
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings about the user's files as one ``lstm: warning:`` line; others as Python prints them."""
+    from .data import DataWarning
+    from .files import LeftoverRemoved
+
+    if issubclass(category, (DataWarning, LeftoverRemoved)):
+        print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
     global _FROM_CONSOLE
     _FROM_CONSOLE = argv is None
     _limit_blas_threads()
     from .checkpoint import CheckpointError
-    from .data import DataError
+    from .data import DataError, DataWarning
+    from .files import LeftoverRemoved
 
     parser = build_parser()
     try:
@@ -362,15 +395,24 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     try:
+<<<<<<< HEAD
         _use_mode(args.mode)
         return args.func(args)
+=======
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DataWarning)
+            warnings.simplefilter("always", LeftoverRemoved)
+            warnings.showwarning = _show_warning
+            return args.func(args)
+>>>>>>> main
     except KeyboardInterrupt:
         ckpt = getattr(args, "checkpoint", None)
         hint = (f"; {ckpt} holds the last finished epoch, continue with --resume"
                 if ckpt and os.path.exists(ckpt) else "")
         print(f"\n{PROG}: interrupted{hint}", file=sys.stderr)
         return 130
-    except (CLIError, DataError, CheckpointError, OSError, FloatingPointError, RuntimeError) as exc:
+    except (CLIError, DataError, CheckpointError, OSError, FloatingPointError, RuntimeError,
+            MemoryError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
 

@@ -31,13 +31,21 @@ import operator
 import os
 import pickle
 import re
+import reprlib
+import warnings
 from importlib import resources
 
 import numpy as np
 
 __all__ = [
     "DataError",
+    "DataWarning",
     "UnsafePickleError",
+    "check_prices",
+    "MIN_PRICE",
+    "MAX_PRICE",
+    "MAX_PICKLE_ELEMENTS",
+    "MAX_PICKLE_BYTES",
     "available_symbols",
     "load_stock",
     "load_csv",
@@ -54,10 +62,20 @@ __all__ = [
 _SHIPPED_CSV = "stocks.csv"
 _ALLOWED_PICKLE_CONTENT = "only lists, tuples, ints and floats are allowed"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
+MIN_PRICE, MAX_PRICE = 1e-8, 1e12  # prices outside are data errors (units, corruption), not markets
+MAX_PICKLE_BYTES = 8 * 1024 ** 2  # bounds what the unpickler itself can build (a few objects per byte)
+MAX_PICKLE_ELEMENTS = 5_000_000  # numbers and lists a legacy pickle may expand to (shared references count each time)
+_PICKLE_DEPTH = 3                 # (xlist, ylist) -> row -> number
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxtuple, _SHORT_REPR.maxother = 1, 3, 3, 37
 
 
 class DataError(ValueError):
     """Raised for any problem with input data; the message explains it."""
+
+
+class DataWarning(UserWarning):
+    """Something in the input was fixed up (e.g. a file in reverse date order); the message says what."""
 
 
 class UnsafePickleError(DataError):
@@ -104,8 +122,7 @@ def _to_float(value: object, where: str, allow_text: bool = False) -> float:
         except OverflowError:
             raise DataError(f"{where}: {value} is too large for a float") from None
     else:
-        shown = repr(value)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        shown = _SHORT_REPR.repr(value)  # depth-limited: a deeply nested list cannot exhaust the stack
         raise DataError(
             f"{where}: {shown} is a {type(value).__name__}, expected an int or float"
         )
@@ -225,8 +242,10 @@ def _read_csv_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, 
     Blank lines are skipped.  File-system and decoding problems become
     :class:`DataError`.
     """
+    from .files import open_input
+
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open_input(path, "CSV file") as handle:
             reader = csv.reader(handle)
             rows = [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
     except FileNotFoundError:
@@ -245,10 +264,19 @@ def _read_csv_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, 
     return header, rows[1:]
 
 
+def _delimiter_hint(header: list[str]) -> str:
+    for sep in (";", "\t", "|"):
+        if len(header) == 1 and sep in header[0]:
+            shown = "a tab" if sep == "\t" else f"'{sep}'"
+            return f"; the header looks {shown}-separated, but this reader expects commas"
+    return ""
+
+
 def _column_index(header: list[str], name: str, path: str | os.PathLike) -> int:
     if name not in header:
         present = ", ".join(repr(column) for column in header)
-        raise DataError(f"{path}: column {name!r} not found; columns present: {present}")
+        raise DataError(f"{path}: column {name!r} not found; columns present: {present}"
+                        f"{_delimiter_hint(header)}")
     return header.index(name)
 
 
@@ -264,23 +292,67 @@ def load_csv(
     (``2013-03-01T16:00:00`` or ``2013-03-01 16:00``; the time is dropped).
     Prices must be finite numbers.  Blank lines are skipped.
 
-    Rows are returned sorted by date.  The sort is stable and duplicate
-    dates are kept, in file order.  Errors name the data row (counting from
-    1 after the header) and the line of the file.
+    Rows must be in date order.  A file that is entirely newest-first is
+    reversed with a :class:`DataWarning`; a date that repeats or goes back
+    in time otherwise is refused.  Prices are checked by :func:`check_prices`.
+    Errors name the data row (counting from 1 after the header), the line of
+    the file and the date.
     """
     header, rows = _read_csv_rows(path)
     date_index = _column_index(header, date_col, path)
     price_index = _column_index(header, price_col, path)
     if not rows:
         raise DataError(f"{path}: the file has a header but no data rows")
-    dates, prices = [], []
+    dates, prices, places = [], [], []
     for number, (line, fields) in enumerate(rows, start=1):
         where = f"{path}, row {number} (line {line})"
         _check_length(len(fields), len(header), where, "field", "one per header column")
         dates.append(_parse_date(fields[date_index], f"{where}, column {date_col!r}"))
         prices.append(_to_float(fields[price_index], f"{where}, column {price_col!r}", True))
-    order = np.argsort(np.array(dates, dtype="datetime64[D]"), kind="stable")
-    return np.array(dates, dtype="datetime64[D]")[order], np.array(prices)[order]
+        places.append(f"row {number} (line {line}, {dates[-1]})")
+    dates, prices = np.array(dates, dtype="datetime64[D]"), np.array(prices)
+    if len(dates) > 1 and np.all(dates[1:] < dates[:-1]):
+        warnings.warn(f"{path}: the rows are newest first (row 1 is {dates[0]}, the last row {dates[-1]}); "
+                      "they were put in date order", DataWarning, stacklevel=2)
+        dates, prices, places = dates[::-1], prices[::-1], places[::-1]
+    _check_date_order(dates, places, path)
+    check_prices(prices, places, path)
+    return dates, prices
+
+
+def _check_date_order(dates: np.ndarray, places: list[str], path) -> None:
+    """Refuse a date that repeats or goes back in time, naming both rows."""
+    step = np.flatnonzero(dates[1:] <= dates[:-1])
+    if step.size:
+        i = int(step[0])
+        how = "repeats the date of" if dates[i + 1] == dates[i] else "goes back in time from"
+        raise DataError(f"{path}: {places[i + 1]} {how} {places[i]}; one price per date, in date order, "
+                        "is expected")
+
+
+def check_prices(prices, places=None, source: str = "prices") -> np.ndarray:
+    """Refuse prices a forecast cannot use, naming the row: not finite, not positive, outside
+    [:data:`MIN_PRICE`, :data:`MAX_PRICE`] (corrupt or in the wrong unit), or never changing.
+
+    Messages start with ``source`` (the file) and ``places[i]`` (row, line and date of price
+    ``i``; by default its index).
+    """
+    values = np.asarray(prices, dtype=np.float64)
+    name = (lambda i: f"{source}: {places[i]}") if places is not None else (lambda i: f"{source}[{i}]")
+    for test, why in ((lambda v: ~np.isfinite(v), "is not finite"),
+                      (lambda v: v <= 0, "is not positive; prices must be > 0 to take log returns"),
+                      (lambda v: (v < MIN_PRICE) | (v > MAX_PRICE),
+                       f"is outside [{MIN_PRICE:g}, {MAX_PRICE:g}], the range this program accepts as a price")):
+        bad = np.flatnonzero(test(values))
+        if bad.size:
+            i = int(bad[0])
+            more = f" (and {bad.size - 1} more)" if bad.size > 1 else ""
+            raise DataError(f"{name(i)}: the price {values[i]:g} {why}{more}")
+    if values.size > 1 and np.all(values == values[0]):
+        last = places[-1] if places is not None else f"[{values.size - 1}]"
+        raise DataError(f"{name(0)} to {last}: every price is {values[0]:g}; a constant "
+                        "series has nothing to forecast")
+    return values
 
 
 # ---------------------------------------------------------------------------
@@ -316,11 +388,11 @@ class _PlainDataUnpickler(pickle.Unpickler):
 
 def _unpickle_plain(path: str | os.PathLike) -> object:
     """Load a pickle with :class:`_PlainDataUnpickler`, mapping every failure."""
+    from .files import open_input
+
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "pickle file", binary=True, max_bytes=MAX_PICKLE_BYTES) as handle:
             payload = handle.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not payload:
@@ -334,6 +406,37 @@ def _unpickle_plain(path: str | os.PathLike) -> object:
             f"{path}: not a valid pickle file, it may be truncated or corrupt "
             f"({type(exc).__name__}: {exc})"
         ) from None
+
+
+def _check_count(count: int, source: str) -> None:
+    if count > MAX_PICKLE_ELEMENTS:
+        raise DataError(f"{source}: the pickle expands to more than {MAX_PICKLE_ELEMENTS:,} values and "
+                        "lists (repeated references count each time); refusing to load it")
+
+
+def _bounded_size(obj: object, source: str) -> int:
+    """Count the lists and numbers ``obj`` expands to, refusing more than :data:`MAX_PICKLE_ELEMENTS`.
+
+    Shared references count every time they are used, which is what building arrays from them
+    would cost.  The walk goes no deeper than the tutorial's ``(xlist, ylist) -> row -> value``
+    (a row is counted by its length; anything nested below is refused afterwards by the
+    structure check, whose messages are depth-limited), keeps one iterator per level (no
+    recursion) and stops at the first limit crossed, so it is cheap whatever the pickle holds.
+    """
+    count, stack, end = 0, [iter((obj,))], object()
+    while stack:
+        item = next(stack[-1], end)
+        if item is end:
+            stack.pop()
+            continue
+        count += 1
+        if isinstance(item, (list, tuple)):
+            if len(stack) == _PICKLE_DEPTH:
+                count += len(item)  # a row: its values are counted, not visited
+            else:
+                stack.append(iter(item))
+        _check_count(count, source)
+    return count
 
 
 def _as_sequence(value: object, where: str) -> list | tuple:
@@ -393,7 +496,9 @@ def load_legacy_pickle(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]
     must be finite.  Errors name the offending index, e.g. ``xlist[17]``
     (indices count from 0, as in Python).
     """
-    return _check_tutorial_pair(_unpickle_plain(path), str(path))
+    obj = _unpickle_plain(path)
+    _bounded_size(obj, str(path))
+    return _check_tutorial_pair(obj, str(path))
 
 
 # ---------------------------------------------------------------------------

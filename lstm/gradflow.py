@@ -40,7 +40,7 @@ import minigraph as mg
 import minigraph.tensor as T
 
 from .cells import GRUCell, LSTMCell, RNNCell
-from .files import positive_int
+from .files import finite_float, image_path, positive_int, seed_int
 
 __all__ = ["CELL_KINDS", "EDGE_LABELS", "gradient_norms", "gradient_flow", "make_cell", "make_inputs", "unrolled_dot",
            "render_unrolled", "plot_norms", "plot_ablation", "add_arguments", "run_command", "main"]
@@ -715,19 +715,22 @@ def _cell_list(text):
     return items
 
 
+DIAGRAM_FORMATS = ("svg", "png", "pdf", "jpg", "jpeg", "gif", "ps", "eps")  # what graphviz writes for --out
+
+
 def add_arguments(parser):
     """The options of ``lstm gradflow`` (also ``python -m lstm.gradflow``)."""
     parser.add_argument("--cell", type=_cell_list, default=["rnn", "lstm"], metavar="KIND",
                         help="lstm | rnn | gru | peephole | all, or a comma-separated list (default: rnn,lstm)")
     parser.add_argument("--steps", type=positive_int, default=50, help="sequence length T (default 50)")
-    parser.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias (default 1.0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default 0)")
+    parser.add_argument("--forget-bias", type=finite_float, default=1.0, help="LSTM forget-gate bias (default 1.0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and the input (default 0)")
     parser.add_argument("--seeds", type=positive_int, default=5, help="initialisations averaged in --plot (default 5)")
     parser.add_argument("--hidden", type=positive_int, default=DEFAULT_N_HIDDEN, help="hidden units (default 20)")
     parser.add_argument("--inputs", type=positive_int, default=DEFAULT_N_IN, help="input size (default 4)")
     parser.add_argument("--init", choices=("glorot", "orthogonal", "tutorial"), default="glorot",
                         help="weight initialisation (default glorot)")
-    parser.add_argument("--out", default="flow.svg",
+    parser.add_argument("--out", default="flow.svg", type=image_path(DIAGRAM_FORMATS, "diagram"),
                         help="the unrolled diagram; .svg, .png, .pdf ... by suffix (default flow.svg)")
     parser.add_argument("--columns", type=positive_int, default=12,
                         help="most time steps drawn in the diagram before an ellipsis (default 12)")

@@ -24,7 +24,7 @@ from .files import write_atomic
 from .tasks import TaskConfig, TaskResult, cell_label, format_results_table
 from .train import format_seconds
 
-__all__ = ["FORMAT", "RunRecord", "ResultsFile", "run_key", "render_tables", "PAPER_SEQUENCES"]
+__all__ = ["FORMAT", "RunRecord", "ResultsFile", "is_results_file", "run_key", "render_tables", "PAPER_SEQUENCES"]
 
 FORMAT = "lstm-sweep-run/1"
 
@@ -134,6 +134,14 @@ def _check_result(result) -> dict:
             isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in curve):
         raise ValueError("result.curve must be a list of [sequences, correct] pairs")
     return {**result, "curve": [tuple(p) for p in curve]}
+
+
+def is_results_file(path: str) -> bool:
+    """The recogniser :func:`lstm.files.check_outputs` uses before a results file is extended: a
+    file every line of which is a run record (otherwise the :class:`DataError` of
+    :class:`ResultsFile` names the first line that is not, and nothing is written)."""
+    ResultsFile(path)
+    return True
 
 
 class ResultsFile:

@@ -36,10 +36,13 @@ import minigraph.tensor as T
 
 from . import data as _data
 from .data import DataError
+from .checkpoint import checkpoint_output, read_checkpoint
+from .files import Output, check_outputs, check_plot_format, save_figure_atomic
 from .files import check_output_path, write_atomic  # noqa: F401  (re-exported for callers)
+from .memory import check_model_fits
 from .layers import SequenceModel, mse
 from .optim import StepDecay, sgd
-from .train import History, Trainer, format_seconds
+from .train import History, ProgressBar, Trainer, format_seconds
 
 __all__ = [
     "PriceSeries", "ReturnWindows", "load_series", "series_from_pairs", "window_returns",
@@ -63,6 +66,7 @@ class PriceSeries:
     dates: np.ndarray | None
     prices: np.ndarray
     label: str
+    source: str | None = None  # the file read, if any (an output must never overwrite it)
 
 
 def series_from_pairs(x: np.ndarray, y: np.ndarray, source: str) -> np.ndarray:
@@ -92,10 +96,11 @@ def load_series(symbol: str = "AAPL", csv: str | None = None, date_col: str = "d
     """Load prices from the shipped data (``symbol``), a CSV file or the tutorial's pickle."""
     if csv is not None:
         dates, prices = _data.load_csv(csv, date_col=date_col, price_col=price_col)
-        return PriceSeries(dates, prices, f"{os.path.basename(csv)} ({price_col})")
+        return PriceSeries(dates, prices, f"{os.path.basename(csv)} ({price_col})", os.fspath(csv))
     if legacy_pickle is not None:
         x, y = _data.load_legacy_pickle(legacy_pickle)
-        return PriceSeries(None, series_from_pairs(x, y, legacy_pickle), os.path.basename(legacy_pickle))
+        return PriceSeries(None, series_from_pairs(x, y, legacy_pickle), os.path.basename(legacy_pickle),
+                           os.fspath(legacy_pickle))
     dates, prices = _data.load_stock(symbol, adjusted=adjusted)
     return PriceSeries(dates, prices, f"{symbol.upper()} {'adjusted' if adjusted else 'raw'} close")
 
@@ -218,13 +223,41 @@ def diebold_mariano(errors_a, errors_b) -> tuple[float, float]:
     p-value from the normal approximation.  For one-step-ahead forecasts no autocorrelation
     correction is needed (Diebold & Mariano 1995, h = 1).  Identical errors give (0, 1).
     """
-    d = np.square(np.asarray(errors_a, dtype=np.float64)) - np.square(np.asarray(errors_b, dtype=np.float64))
-    n = d.size
-    var = float(np.var(d, ddof=1)) if n > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite errors give p = nan, handled by callers
+        d = np.square(np.asarray(errors_a, dtype=np.float64)) - np.square(np.asarray(errors_b, dtype=np.float64))
+        n = d.size
+        var = float(np.var(d, ddof=1)) if n > 1 else 0.0
+    if not math.isfinite(var):
+        return float("nan"), float("nan")
     if var <= 0.0:
         return 0.0, 1.0
     stat = float(np.mean(d) / math.sqrt(var / n))
     return stat, float(math.erfc(abs(stat) / math.sqrt(2.0)))
+
+
+def _gap(a: float, b: float) -> str:
+    """How much larger ``a`` is than ``b``, in percent (``b`` may be zero)."""
+    if b == 0:
+        return "+0.00%" if a == 0 else "+inf%"
+    return f"{(a / b - 1) * 100:+.2f}%"
+
+
+def _comparison(results, metric, model_key, rival, errors) -> str:
+    """Where ``model_key`` stands against ``rival``, with a Diebold-Mariano test when ``errors`` are given."""
+    mine, theirs = results[model_key][metric], results[rival][metric]
+    gap = _gap(mine, theirs).lstrip("+-")
+    if mine <= theirs:
+        text = f" The {model_key} has the lowest error, {gap} below {rival}"
+    else:
+        text = f" The {model_key} does not beat {rival}: its error is {gap} higher"
+    if errors is None:
+        return text
+    _, p = diebold_mariano(errors[model_key], errors[rival])
+    if not math.isfinite(p):
+        return text + " (the Diebold-Mariano test could not be computed, so no difference is claimed)"
+    verdict = ("not a significant difference" if p >= 0.05
+               else "a significant difference" + (" in its favour" if mine < theirs else ""))
+    return text + f" (Diebold-Mariano test on squared errors: p = {p:.2f}, {verdict})"
 
 
 def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: str | None = None,
@@ -233,56 +266,30 @@ def best_model_sentence(results: dict, metric: str = "rmse_price", model_key: st
 
     ``results`` maps display names to metric dicts; ``model_key`` names the learned model.
     With ``errors`` (name -> per-day price errors) the learned model is compared with its
-    closest rival by a Diebold-Mariano test, so a tiny margin is not sold as a win.
+    closest rival by a Diebold-Mariano test, so a tiny margin is not sold as a win.  Models
+    whose metric is not finite are never ranked: they are named as unscored.
     """
-    ranked = sorted(results.items(), key=lambda kv: kv[1][metric])
-    (best, best_m), rest = ranked[0], ranked[1:]
     what = {"rmse_price": "test RMSE on prices", "mae_price": "test MAE on prices",
             "rmse_return": "test RMSE on returns", "mae_return": "test MAE on returns"}[metric]
-    others = ", ".join(f"{name} {m[metric]:.4f} ({(m[metric] / best_m[metric] - 1) * 100:+.2f}%)"
-                       for name, m in rest)
-    sentence = f"By {what}, the best is {best} at {best_m[metric]:.4f}; then {others}."
-    if model_key is None:
-        return sentence
+    finite = {k: m for k, m in results.items() if math.isfinite(m[metric])}
+    unscored = [k for k in results if k not in finite]
+    note = (f" Not scored (the error is not finite, the data are out of range): {', '.join(unscored)}."
+            if unscored else "")
+    if not finite:
+        return f"No model has a finite {what}; nothing can be ranked.{note}"
+    ranked = sorted(finite.items(), key=lambda kv: kv[1][metric])
+    (best, best_m), rest = ranked[0], ranked[1:]
+    others = ", ".join(f"{name} {m[metric]:.4f} ({_gap(m[metric], best_m[metric])})" for name, m in rest)
+    sentence = f"By {what}, the best is {best} at {best_m[metric]:.4f}" + (f"; then {others}." if rest else ".")
+    if model_key is None or model_key not in finite or not rest:
+        return sentence + note
     rival = ranked[1][0] if best == model_key else best
-    gap = abs(results[model_key][metric] / results[rival][metric] - 1) * 100
-    if best == model_key:
-        sentence += f" The {model_key} has the lowest error, {gap:.2f}% below {rival}"
-    else:
-        sentence += f" The {model_key} does not beat {rival}: its error is {gap:.2f}% higher"
-    if errors is not None:
-        _, p = diebold_mariano(errors[model_key], errors[rival])
-        verdict = ("not a significant difference" if p >= 0.05
-                   else "a significant difference" + (" in its favour" if best == model_key else ""))
-        sentence += f" (Diebold-Mariano test on squared errors: p = {p:.2f}, {verdict})"
-    return sentence + "."
+    return sentence + _comparison(finite, metric, model_key, rival, errors) + "." + note
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing files safely
 # ---------------------------------------------------------------------------------------------
-
-
-def save_figure_atomic(fig, path: str) -> str:
-    """Save a matplotlib figure to ``path`` atomically (see :func:`write_atomic`).
-
-    The format comes from the extension (``.png``, ``.pdf``, ``.svg``, ...).
-    """
-    ext = os.path.splitext(path)[1].lower().lstrip(".") or "png"
-    return write_atomic(path, lambda fh: fig.savefig(fh, format=ext))
-
-
-def check_plot_format(path: str) -> None:
-    """Refuse a plot path whose extension matplotlib cannot write."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    supported = FigureCanvasAgg(Figure()).get_supported_filetypes()
-    if ext not in supported:
-        shown = "." + ext if ext else "(no extension)"
-        raise DataError(f"cannot write the plot {path}: unknown image format {shown}; "
-                        f"use one of {', '.join('.' + e for e in sorted(supported))}")
 
 
 def _new_figure(**kwargs):
@@ -347,20 +354,29 @@ def _fmt_date(d) -> str:
     return str(np.datetime64(d, "D"))
 
 
+def _check_before_training(series: PriceSeries, cfg: ForecastConfig) -> None:
+    """Everything that can be refused before any work: outputs (see :mod:`lstm.files`), the
+    checkpoint to resume, the model's memory and the prices."""
+    if cfg.out:
+        check_plot_format(cfg.out)
+    if cfg.resume and not cfg.checkpoint:
+        raise DataError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
+    if cfg.resume and not os.path.exists(cfg.checkpoint):
+        raise DataError(f"cannot resume: there is no checkpoint at {cfg.checkpoint}")
+    if cfg.resume:
+        read_checkpoint(cfg.checkpoint)  # a damaged checkpoint: say what is wrong with it, not just "not ours"
+    check_outputs([Output(cfg.out, "plot"), checkpoint_output(cfg.checkpoint or "")], [series.source])
+    check_model_fits(cfg.hidden, cfg.layers)
+    _data.check_prices(series.prices, None if series.dates is None else [str(d) for d in series.dates],
+                       series.label)
+
+
 def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> ForecastResult:
     """Train the default model on ``series``, score it and the baselines, plot; see the module doc.
 
     ``out(line)`` receives the report lines (progress goes to stderr).
     """
-    if cfg.out:
-        check_plot_format(cfg.out)
-        check_output_path(cfg.out, "plot")
-    if cfg.checkpoint:
-        check_output_path(cfg.checkpoint, "checkpoint")
-    if cfg.resume and not cfg.checkpoint:
-        raise DataError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
-    if cfg.resume and not os.path.exists(cfg.checkpoint):
-        raise DataError(f"cannot resume: there is no checkpoint at {cfg.checkpoint}")
+    _check_before_training(series, cfg)
     w = window_returns(series.prices, cfg.window, series.dates)
     tr, va, te = w.parts
     # statistics from the training part only: its windows and targets cover r[0 : n_train + window]
@@ -377,12 +393,14 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
     predict = theano.function([X_sym], pred_sym, allow_input_downcast=True, name="stock_predict")
     hparams = dict(model.hparams(), window=cfg.window, batch_size=cfg.batch_size, optimizer="adam",
                    clip=cfg.clip, data=series.label, n_examples=int(len(w.y)))
+    no_skill = (float(np.mean(ys[tr] ** 2)), float(np.mean(ys[va] ** 2)))
+    bar = ProgressBar(cfg.epochs, mode=cfg.progress, scale=tuple(v if v > 0 else 1.0 for v in no_skill))
     t0 = time.perf_counter()
     history = trainer.fit((Xs[:, tr], ys[tr]), (Xs[:, va], ys[va]), epochs=cfg.epochs,
                           batch_size=cfg.batch_size, seed=cfg.seed, patience=cfg.patience,
                           schedule=StepDecay(cfg.lr, cfg.lr_drop, cfg.lr_every) if cfg.lr_drop else None,
                           checkpoint=cfg.checkpoint, hparams=hparams, resume=cfg.resume,
-                          progress=cfg.progress)
+                          progress=bar)
     train_seconds = time.perf_counter() - t0
 
     name = _model_name(cfg)
@@ -399,7 +417,7 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
     errors = {k: w.prev_price[te] * (np.exp(p) - np.exp(w.y[te])) for k, p in predictions.items()}
     sentence = best_model_sentence(metrics, "rmse_price", model_key=name, errors=errors)
     result = ForecastResult(cfg, series.label, w, history, predictions, metrics, name, up_share, sentence,
-                            train_seconds, no_skill=(float(np.mean(ys[tr] ** 2)), float(np.mean(ys[va] ** 2))))
+                            train_seconds, no_skill=no_skill)
     result.lines = report_lines(result)
     for line in result.lines:
         out(line)
@@ -407,6 +425,11 @@ def run_forecast(series: PriceSeries, cfg: ForecastConfig, out=print) -> Forecas
         result.plot = plot_forecast(result, cfg.out)
         out(f"plot written to {result.plot}")
     return result
+
+
+def _ratio(mse: float, no_skill: float) -> float:
+    """``mse`` on the plot's scale: relative to the MSE of predicting the mean return."""
+    return mse / no_skill if no_skill > 0 else float("nan")
 
 
 def report_lines(r: ForecastResult) -> list[str]:
@@ -424,8 +447,8 @@ def report_lines(r: ForecastResult) -> list[str]:
                      f"test {te.stop - te.start}")
     stop = "early stop" if h.stopped_early else "epoch limit"
     lines.append(f"{r.model_name}: {h.epochs_run} epochs ({stop}), best validation MSE "
-                 f"{h.best_val:.4f} (standardised returns) at epoch {h.best_epoch}; training took "
-                 f"{format_seconds(r.train_seconds)}")
+                 f"{_ratio(h.best_val, r.no_skill[1]):.4f} x that of predicting the mean return (1 = no skill; the "
+                 f"plot's scale) at epoch {h.best_epoch}; training took {format_seconds(r.train_seconds)}")
     lines.append("")
     lines.append(f"test results ({te.stop - te.start} one-day-ahead forecasts):")
     width = max(len(k) for k in r.metrics)
@@ -523,19 +546,23 @@ def tutorial_running_rmse(costs, e0: float = 1.0) -> np.ndarray:
 
 def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell: str = "lstm",
                  layers: int = 1, peephole: bool = False, seed: int = 1234, out_path: str | None = None,
-                 quiet: bool = False, label: str = "", out=print) -> TutorialResult:
+                 quiet: bool = False, label: str = "", out=print, every: int | None = None,
+                 source: str | None = None) -> TutorialResult:
     """The seed tutorial's training loop (see the module doc); returns the per-sample costs.
 
     With the defaults the network starts from exactly the tutorial's weights
     (``SequenceModel(init="tutorial", seed=1234, forget_bias=0)``) and the
-    costs match ``lstm.reference.tutorial_lstm_sgd_costs``.
+    costs match ``lstm.reference.tutorial_lstm_sgd_costs``.  ``every=10`` prints the seed's
+    ``iteration j: sqrt(cost)`` line every 10 samples; by default only the summary is printed.
+    ``source`` is the input file, which the plot may not overwrite.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if out_path:
         check_plot_format(out_path)
-        check_output_path(out_path, "plot")
+        check_outputs([Output(out_path, "plot")], [source])
     n_in = x.shape[1]
+    check_model_fits(hidden, layers, n_in)
     model = SequenceModel(cell, n_in=n_in, n_hidden=hidden, n_out=1, n_layers=layers, peephole=peephole,
                           forget_bias=0.0, init="tutorial", seed=seed)
     u, t, lr_sym = T.matrix("u"), T.scalar("t"), T.scalar("lr")
@@ -552,7 +579,7 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
             c = float(train_step(x[j].reshape(1, n_in), y[j], lr))
             if not math.isfinite(c):
                 raise FloatingPointError(f"the cost became {c} at iteration {j}; try a smaller --lr")
-            if j % 10 == 0 and not quiet:
+            if every and j % every == 0 and not quiet:
                 out(f"iteration {j}: {math.sqrt(c)}")
             costs.append(c)
     seconds = time.perf_counter() - t0
@@ -569,14 +596,18 @@ def run_tutorial(x, y, hidden: int = 20, lr: float = 0.01, passes: int = 1, cell
         f"{persistence[-1]:.4f} and mean |error| over the last 10% = "
         f"{np.mean(np.abs((y - x[:, -1]))[-max(1, len(y) // 10):]):.4f}")
     if out_path:
-        fig = _new_figure(figsize=(9, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-        ax.plot(running, label="LSTM (tutorial), running RMSE")
-        ax.plot(persistence, label="persistence (last input price), running RMSE", alpha=0.8)
-        ax.set_xlabel("iteration (sample)")
-        ax.set_ylabel("running RMSE  e = 0.1 sqrt(cost) + 0.9 e")
-        ax.set_title(f"seed tutorial reproduced: per-sample SGD on {label or 'the data'}")
-        ax.legend()
-        result.plot = save_figure_atomic(fig, out_path)
+        result.plot = _plot_tutorial(result, out_path, label)
         out(f"plot written to {result.plot}")
     return result
+
+
+def _plot_tutorial(result: TutorialResult, path: str, label: str) -> str:
+    fig = _new_figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(result.running, label="LSTM (tutorial), running RMSE")
+    ax.plot(result.persistence_running, label="persistence (last input price), running RMSE", alpha=0.8)
+    ax.set_xlabel("iteration (sample)")
+    ax.set_ylabel("running RMSE  e = 0.1 sqrt(cost) + 0.9 e")
+    ax.set_title(f"seed tutorial reproduced: per-sample SGD on {label or 'the data'}")
+    ax.legend()
+    return save_figure_atomic(fig, path)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .results import RunRecord, ResultsFile, render_tables, run_key
+from .results import RunRecord, ResultsFile, is_results_file, render_tables, run_key
 from .tasks import TaskConfig, TaskResult, _make_batch, run_task
 from .train import format_seconds
 
@@ -266,13 +266,14 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
     ``progress``: a stream (stderr) for progress, or None.  ``tables_only``: run nothing, only
     render the tables of every run in ``results``.  Returns the results of the grid's runs.
     """
-    from .files import check_output_path, write_atomic
+    from .files import MARK, Output, check_output_path, write_atomic
 
     if tables_only and not (results and os.path.isfile(results)):
         raise SweepError(f"there is no results file {results} to render tables from")
-    for path, what in (((results, "results file"),) if not tables_only else ()) + ((markdown, "markdown file"),):
-        if path:
-            check_output_path(path, what)
+    if results and not tables_only:
+        check_output_path(results, "results file", recognise=is_results_file)
+    if markdown:
+        check_output_path(markdown, "markdown file")
     book = ResultsFile(results) if results else None
     known = book.records if book else {}
     todo = [cfg for cfg in configs if run_key(cfg) not in known]
@@ -290,7 +291,9 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
     for line in lines:
         out(line)
     if markdown:
-        write_atomic(markdown, lambda fh: fh.write("\n".join(lines) + "\n"), binary=False)
+        mark = f"<!-- written by lstm sweep ({MARK}) -->"  # lets a rerun replace this file
+        write_atomic(markdown, lambda fh: fh.write("\n".join(lines + ["", mark]) + "\n"), binary=False,
+                     what=Output(markdown, "markdown file"))
         out(f"tables written to {markdown}")
     if failures:
         raise SweepError(f"{len(failures)} of {len(configs)} runs failed (listed above); the others "

@@ -61,7 +61,7 @@ from .train import Trainer, format_seconds
 __all__ = [
     "TASKS", "CELL_CHOICES", "SOLVED_FRACTION", "ADDING_TOLERANCE", "TEMPORAL_SYMBOLS",
     "adding_batch", "temporal_order_batch", "copy_batch", "TaskConfig", "TaskResult", "run_task",
-    "format_results_table", "task_defaults",
+    "format_results_table", "task_defaults", "MIN_LENGTH",
 ]
 
 TASKS = ("adding", "temporal-order", "copy")
@@ -72,9 +72,11 @@ TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "E", "B")
 TEMPORAL_CLASSES = ("XX", "XY", "YX", "YY")
 COPY_N_COPY = 5
 COPY_N_SYMBOLS = 4
+MIN_LENGTH = {"adding": 6, "temporal-order": 10, "copy": 1}  # shortest T each generator can build
 
 
-def _check_length(length, minimum, task):
+def _check_length(length, task):
+    minimum = MIN_LENGTH[task]
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < minimum:
         raise ValueError(f"{task}: the length must be an integer >= {minimum}, got {length!r}")
 
@@ -90,7 +92,7 @@ def adding_batch(rng: np.random.Generator, batch: int, length: int):
     Returns ``X`` (length, batch, 2) -- value, marker -- ``y`` (batch, 1), the scaled target
     ``0.5 + (X1 + X2) / 4``, and ``marked`` (batch, 2), the two marked positions.
     """
-    _check_length(length, 6, "adding")
+    _check_length(length, "adding")
     values = rng.uniform(-1.0, 1.0, size=(batch, length))
     markers = np.zeros((batch, length))
     markers[:, 0] = -1.0
@@ -118,7 +120,7 @@ def temporal_order_batch(rng: np.random.Generator, batch: int, length: int):
     Returns ``X`` (length, batch, 8) one-hot over :data:`TEMPORAL_SYMBOLS`, ``labels`` (batch,)
     int64 in 0..3 for XX, XY, YX, YY, and ``positions`` (batch, 2) = (t1, t2).
     """
-    _check_length(length, 10, "temporal-order")
+    _check_length(length, "temporal-order")
     sym = rng.integers(0, 4, size=(batch, length))  # distractors a..d
     sym[:, 0] = 6   # E
     sym[:, -1] = 7  # B
@@ -145,7 +147,7 @@ def copy_batch(rng: np.random.Generator, batch: int, delay: int, n_copy: int = C
     delimiter (``n_symbols + 1``).  Returns ``X`` (steps, batch, n_symbols + 2) and ``labels``
     (n_copy, batch) int64: the symbols to output at the last ``n_copy`` steps, time-major.
     """
-    _check_length(delay, 1, "copy")
+    _check_length(delay, "copy")
     blank, delim = n_symbols, n_symbols + 1
     symbols = rng.integers(0, n_symbols, size=(batch, n_copy))
     steps = delay + 2 * n_copy

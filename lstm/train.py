@@ -3,8 +3,9 @@
 :class:`Trainer` compiles two functions once, from a symbolic loss built by the
 caller:
 
-* ``train_step(*batch)`` -- returns the batch loss and applies the optimiser's
-  updates (the parameters and the optimiser's own state variables);
+* ``step(*batch)`` -- returns the batch loss and the global gradient norm (before clipping)
+  and applies the optimiser's updates (the parameters and the optimiser's own state
+  variables); ``train_step(*batch)`` returns the loss only;
 * ``eval_loss(*batch)`` -- the loss only, for validation.
 
 :meth:`Trainer.fit` then runs epochs of shuffled minibatches with
@@ -26,7 +27,6 @@ axis (``batch_axes``, 0 by default; 1 for time-major sequences ``(T, B, ...)``).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -39,7 +39,10 @@ import minigraph as theano
 import minigraph.tensor as T
 
 from . import checkpoint as _ckpt
+from . import diverge as _div
 from . import optim as _optim
+from .files import check_outputs
+from .resume import read_resume_state
 
 __all__ = ["ProgressBar", "History", "Trainer", "minibatch_indices", "format_seconds"]
 
@@ -72,13 +75,15 @@ class ProgressBar:
     the epoch, the elapsed time of the run and the estimated time left in the
     epoch.  At the end of each epoch (in both visible modes) a summary line is
     left behind: train and validation loss, learning rate, time, and ``*`` when
-    the validation loss is the best so far.
+    the validation loss is the best so far.  With ``scale=(a, b)`` the shown training and
+    validation losses are divided by ``a`` and ``b`` (the stock example shows them relative to
+    the loss of a no-skill forecast, the scale of its report and plot).
     """
 
     MODES = ("auto", "bar", "epoch", "off")
 
     def __init__(self, n_epochs: int, stream=None, mode: str = "auto", width: int = 24,
-                 min_interval: float = 0.1):
+                 min_interval: float = 0.1, scale: tuple = (1.0, 1.0)):
         if mode not in self.MODES:
             raise ValueError(f"progress mode must be one of {self.MODES}, got {mode!r}")
         self.stream = sys.stderr if stream is None else stream
@@ -89,6 +94,7 @@ class ProgressBar:
         self.n_epochs = n_epochs
         self.width = width
         self.min_interval = min_interval
+        self.scale = scale  # shown losses are divided by these (train, validation), e.g. a no-skill MSE
         self.start = time.perf_counter()
         self._epoch_start = self.start
         self._last_draw = 0.0
@@ -119,7 +125,7 @@ class ProgressBar:
         spent = now - self._epoch_start
         eta = spent / batch * (self.n_batches - batch) if batch else float("nan")
         line = (f"epoch {self.epoch}/{self.n_epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{batch}/{self.n_batches} loss {loss:.4f} elapsed {format_seconds(now - self.start)} "
+                f"{batch}/{self.n_batches} loss {loss / self.scale[0]:.4f} elapsed {format_seconds(now - self.start)} "
                 f"ETA {format_seconds(eta)}")
         pad = max(self._drawn - len(line), 0)
         self._drawn = len(line)
@@ -129,9 +135,9 @@ class ProgressBar:
         if self.mode == "off":
             return
         now = time.perf_counter()
-        parts = [f"epoch {self.epoch}/{self.n_epochs}", f"train {train_loss:.4f}"]
+        parts = [f"epoch {self.epoch}/{self.n_epochs}", f"train {train_loss / self.scale[0]:.4f}"]
         if val_loss is not None:
-            parts.append(f"val {val_loss:.4f}")
+            parts.append(f"val {val_loss / self.scale[1]:.4f}")
         parts += [f"lr {lr:.3g}", f"{format_seconds(now - self._epoch_start)}",
                   f"total {format_seconds(now - self.start)}"]
         line = "  ".join(parts) + ("  *" if best else "")
@@ -189,10 +195,6 @@ def minibatch_indices(n: int, batch_size: int, rng: np.random.Generator | None) 
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _show(value) -> str:
-    return json.dumps(value) if isinstance(value, str) else str(value)
-
-
 def _take(arrays, idx, axes):
     return [np.take(a, idx, axis=ax) for a, ax in zip(arrays, axes)]
 
@@ -229,15 +231,19 @@ class Trainer:
         self.lr0 = float(lr)
         self.lr = theano.shared(_floatx(lr), name="lr")
         grads = T.grad(loss, self.params)
+        grad_norm = _optim.global_norm(grads)  # before clipping: an infinite gradient must be seen
         if clip is not None:
             grads = _optim.clip_grad_norm(grads, clip)
         opt = _optim.OPTIMIZERS[optimizer](self.params, grads, self.lr, **(optimizer_kwargs or {}))
-        updates = list(opt.updates)
         self.optimizer = optimizer
         self.opt_state = list(opt.state)  # moments, velocities, Adam's step count (named shared variables)
-        self.train_step = theano.function(self.inputs, loss, updates=updates, allow_input_downcast=True,
-                                          name=f"{name}_step")
+        self.step = theano.function(self.inputs, [loss, grad_norm], updates=list(opt.updates),
+                                    allow_input_downcast=True, name=f"{name}_step")
         self.eval_loss = theano.function(self.inputs, loss, allow_input_downcast=True, name=f"{name}_eval")
+
+    def train_step(self, *batch):
+        """One update on ``batch``; returns the loss before it (``step`` also returns the gradient norm)."""
+        return self.step(*batch)[0]
 
     # ------------------------------------------------------------------ state
 
@@ -270,43 +276,60 @@ class Trainer:
     def _load(self, path, hparams, rng):
         """Restore everything :meth:`_save` wrote; return (epoch, history, best params, bad epochs).
 
-        Everything is checked before anything is changed: a checkpoint that does not fit raises
-        :class:`lstm.checkpoint.CheckpointError` and leaves the model as it was.
+        Everything is checked (see :mod:`lstm.resume`) before anything is changed: a checkpoint
+        that does not fit raises :class:`lstm.checkpoint.CheckpointError` and leaves the model as it was.
         """
-        where = repr(os.fspath(path))
-        saved = _ckpt.read_checkpoint(path)
-        wanted = json.loads(json.dumps(hparams))  # tuples -> lists, as stored
-        diffs = [f"{k}={_show(saved.hparams[k])} (now {_show(v)})" for k, v in wanted.items()
-                 if k in saved.hparams and saved.hparams[k] != v]
-        if diffs:
-            raise _ckpt.CheckpointError(
-                f"checkpoint {where} was written with different settings: {', '.join(diffs)}; "
-                "use the same settings to resume, or start afresh without resuming")
-        meta = saved.meta
-        try:
-            epoch, bad_epochs = int(meta["epoch"]), int(meta["bad_epochs"])
-            history = History.from_state(meta["history"])
-            rng_state = dict(meta["rng"])
-            lr = saved.state["train.lr"]
-            if meta.get("optimizer", self.optimizer) != self.optimizer:
-                raise _ckpt.CheckpointError(
-                    f"checkpoint {where} was written with the {meta['optimizer']} optimiser, not {self.optimizer}")
-            best = None
-            if ("best." + self.params[0].name) in saved.state:
-                best = [saved.state["best." + p.name] for p in self.params]
-            np.random.Generator(np.random.PCG64()).bit_generator.state = rng_state  # validates it
-        except _ckpt.CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _ckpt.CheckpointError(
-                f"checkpoint {where} has no usable training state ({type(exc).__name__}: {exc}); "
-                "it was not written by lstm.train") from None
+        st = read_resume_state(path, hparams, [p.name for p in self.params], self.optimizer)
         _ckpt.load_checkpoint(path, self.params, hparams, state=self.opt_state)  # checks shapes, then loads
-        self.lr.set_value(_floatx(lr))
-        rng.bit_generator.state = rng_state
-        return epoch, history, best, bad_epochs
+        self.lr.set_value(_floatx(st.lr))
+        rng.bit_generator.state = st.rng_state
+        best = None if st.best is None else [st.best[p.name] for p in self.params]
+        return st.epoch, History.from_state(st.history), best, st.bad_epochs
 
     # ------------------------------------------------------------------ loop
+
+    def _diverged(self, what, value, where, loss=None):
+        return _div.diagnose(what, value, where, self.params, float(self.lr.get_value()), loss)
+
+    def _train_epoch(self, epoch, train, batches, bar) -> float:
+        """One epoch of updates; stops at the first non-finite loss or gradient norm."""
+        total, seen = 0.0, 0
+        for i, idx in enumerate(batches, start=1):
+            loss, norm = (float(v) for v in self.step(*_take(train, idx, self.batch_axes)))
+            where = f"in epoch {epoch}, batch {i}"
+            if not math.isfinite(loss):
+                raise self._diverged("the training loss", loss, where)
+            if not math.isfinite(norm):
+                raise self._diverged("the gradient norm", norm, where, loss)
+            total += loss * len(idx)
+            seen += len(idx)
+            bar.update(i, total / seen)
+        return total / seen
+
+    def _check_state(self, epoch, val_loss) -> None:
+        """Before a checkpoint: parameters, optimiser state and the validation loss are finite."""
+        bad = _div.first_non_finite(self.params + self.opt_state)
+        if bad is not None:
+            raise self._diverged(f"the value of {bad}", "non-finite", f"after epoch {epoch}")
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise self._diverged("the validation loss", val_loss, f"after epoch {epoch}")
+
+    def _resume(self, checkpoint, hparams, rng, epochs, bar):
+        """Load ``checkpoint`` for :meth:`fit`; returns (start epoch, history, best params, bad epochs)."""
+        if checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path")
+        if not os.path.exists(checkpoint):
+            raise _ckpt.CheckpointError(f"{checkpoint}: no checkpoint to resume from (the file does not exist)")
+        start_epoch, history, best_params, bad_epochs = self._load(checkpoint, hparams, rng)
+        history.resumed_from = start_epoch
+        if history.stopped_early:
+            bar.message(f"{checkpoint}: that run had already stopped early after epoch {start_epoch}")
+            start_epoch = epochs  # nothing left to do
+        elif start_epoch >= epochs:
+            bar.message(f"{checkpoint} is already at epoch {start_epoch} (epochs={epochs}); nothing to train")
+        else:
+            bar.message(f"resumed from {checkpoint} after epoch {start_epoch}")
+        return start_epoch, history, best_params, bad_epochs
 
     def fit(self, train, val=None, epochs: int = 10, batch_size: int = 32, seed: int = 0,
             patience: int | None = None, schedule=None, checkpoint: str | os.PathLike | None = None,
@@ -326,7 +349,17 @@ class Trainer:
         on resume.  ``restore_best``: with validation data, finish with the
         parameters of the best validation epoch.  ``on_epoch(epoch, history)``
         is called after each epoch.
+
+        Non-finite data are refused before training; a non-finite loss, gradient norm,
+        parameter, optimiser state or validation loss stops the run with a
+        :class:`lstm.diverge.DivergenceError` before that epoch's checkpoint is written.
         """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite values are
+            return self._fit(train, val, epochs, batch_size, seed, patience, schedule,  # caught and named
+                             checkpoint, hparams, resume, restore_best, progress, shuffle, on_epoch)
+
+    def _fit(self, train, val, epochs, batch_size, seed, patience, schedule, checkpoint, hparams, resume,
+             restore_best, progress, shuffle, on_epoch) -> History:
         train = list(train)
         val = None if val is None else list(val)
         n = train[0].shape[self.batch_axes[0]]
@@ -334,6 +367,10 @@ class Trainer:
             raise ValueError("no training examples")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        _div.check_data(train, "training")
+        _div.check_data(val or (), "validation")
+        if checkpoint is not None and not resume:
+            check_outputs([_ckpt.checkpoint_output(os.fspath(checkpoint))])  # refused before any work
         bar = progress if isinstance(progress, ProgressBar) else ProgressBar(epochs, mode=progress)
         bar.n_epochs = epochs
         hparams = dict(hparams or {})
@@ -341,37 +378,19 @@ class Trainer:
         history, best_params, bad_epochs, start_epoch = History(), None, 0, 0
         t0 = time.perf_counter()
         if resume:
-            if checkpoint is None:
-                raise ValueError("resume=True needs a checkpoint path")
-            if not os.path.exists(checkpoint):
-                raise _ckpt.CheckpointError(f"{checkpoint}: no checkpoint to resume from (the file does not exist)")
-            start_epoch, history, best_params, bad_epochs = self._load(checkpoint, hparams, rng)
-            history.resumed_from = start_epoch
-            if history.stopped_early:
-                bar.message(f"{checkpoint}: that run had already stopped early after epoch {start_epoch}")
-            elif start_epoch >= epochs:
-                bar.message(f"{checkpoint} is already at epoch {start_epoch} (epochs={epochs}); nothing to train")
-            else:
-                bar.message(f"resumed from {checkpoint} after epoch {start_epoch}")
-        if history.stopped_early:
-            start_epoch = epochs  # nothing left to do
+            start_epoch, history, best_params, bad_epochs = self._resume(checkpoint, hparams, rng, epochs, bar)
+        bad = _div.first_non_finite(self.params)
+        if bad is not None:
+            raise _div.DivergenceError(f"parameter {bad} holds NaN or infinity before training; check the "
+                                       "values it was initialised from (e.g. --forget-bias)")
         for epoch in range(start_epoch + 1, epochs + 1):
             if schedule is not None:
                 self.lr.set_value(_floatx(schedule(epoch - 1)))  # StepDecay counts epochs from 0
             batches = minibatch_indices(n, batch_size, rng if shuffle else None)
             bar.begin_epoch(epoch, len(batches))
-            total, seen = 0.0, 0
-            for i, idx in enumerate(batches, start=1):
-                loss = float(self.train_step(*_take(train, idx, self.batch_axes)))
-                if not math.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the training loss became {loss} in epoch {epoch}, batch {i}; "
-                        "try a smaller learning rate or gradient clipping")
-                total += loss * len(idx)
-                seen += len(idx)
-                bar.update(i, total / seen)
-            train_loss = total / seen
+            train_loss = self._train_epoch(epoch, train, batches, bar)
             val_loss = self.evaluate(val) if val is not None else None
+            self._check_state(epoch, val_loss)
             history.train_loss.append(train_loss)
             history.lr.append(float(self.lr.get_value()))
             history.epochs_run = epoch
@@ -384,8 +403,7 @@ class Trainer:
                     bad_epochs, improved = 0, True
                 else:
                     bad_epochs += 1
-                if patience is not None and bad_epochs >= patience:
-                    history.stopped_early = True
+                history.stopped_early = patience is not None and bad_epochs >= patience
             bar.end_epoch(train_loss, val_loss, float(self.lr.get_value()), improved)
             if checkpoint is not None:
                 self._save(checkpoint, hparams, epoch, rng, history, best_params, bad_epochs)

@@ -162,7 +162,7 @@ def test_unreadable_files(tmp_path):
         load_checkpoint(tmp_path / "absent.npz", m.params)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip at all")
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="not an .npz"):
         load_checkpoint(bad, m.params)
     other = tmp_path / "other.npz"
     np.savez(other, x=np.zeros(3))
@@ -251,3 +251,78 @@ def test_state_mismatch_is_reported(tmp_path):
     # the archive is a normal zip: its members are the named arrays
     names = zipfile.ZipFile(path).namelist()
     assert "state/adam.t.npy" in names and "param/lstm0.W_x.npy" in names
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that are not checkpoints, or crafted ones, are refused at read with one clear line
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [b"epoch,loss\n1,0.5\n", os.urandom(4096), b"\x93NUMPY\x01\x00v\x00{'descr': '|O'"])
+def test_text_random_and_pickled_files_get_a_plain_refusal(tmp_path, payload):
+    path = tmp_path / "ck.npz"
+    path.write_bytes(payload)
+    with pytest.raises(CheckpointError, match=r"is not a checkpoint: not an .npz \(zip\) archive") as info:
+        read_checkpoint(path)
+    assert "allow_pickle" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_non_finite_values_are_refused_at_load(tmp_path):
+    m = model()
+    path = tmp_path / "nan.npz"
+    m.params[0].set_value(np.full(m.params[0].get_value().shape, np.inf))
+    save_checkpoint(path, m.params, m.hparams())
+    with pytest.raises(CheckpointError, match=rf"parameter {m.params[0].name} holds \d+ non-finite value"):
+        load_checkpoint(path, model().params)
+
+
+def _edit_archive(path, edit):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["__meta__"][()]))
+    edit(arrays, header)
+    arrays["__meta__"] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda a, h: h.update(params="w"), "header field 'params' must be a list"),
+    (lambda a, h: h.update(hparams=[]), "header field 'hparams' must be a dict"),
+    (lambda a, h: h["params"].append(5), "lacks a name or a shape"),
+    (lambda a, h: h.update(state=[1]), "'state' must list names"),
+    (lambda a, h: h["params"][0].update(shape=[9, 9]), "has shape .* but the header says"),
+    (lambda a, h: a.update({"param/" + h["params"][0]["name"]: np.array(["a", "b"])}),
+     "has dtype <U1, expected numbers"),
+])
+def test_crafted_headers_and_arrays_are_refused(tmp_path, edit, message):
+    m = model()
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, m.params, m.hparams())
+    _edit_archive(path, edit)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(path)
+
+
+def test_an_archive_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("__meta__.npy", b"\0" * 2_000_000)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr("lstm.checkpoint.MAX_CHECKPOINT_BYTES", 1_000_000)
+    with pytest.raises(CheckpointError, match="would unpack to"):
+        read_checkpoint(path)
+
+
+def test_save_checkpoint_never_replaces_a_file_it_did_not_write(tmp_path):
+    from lstm.data import DataError
+
+    m = model()
+    user = tmp_path / "results.csv"
+    user.write_text("a,b\n")
+    with pytest.raises(DataError, match="refusing to overwrite .* not a checkpoint this program wrote"):
+        save_checkpoint(user, m.params, m.hparams())
+    assert user.read_text() == "a,b\n"
+    ours = tmp_path / "c.npz"
+    save_checkpoint(ours, m.params, m.hparams())
+    save_checkpoint(ours, m.params, m.hparams())  # our own is replaced
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "results.csv"]

@@ -33,10 +33,28 @@ def csv_file(tmp_path):
     return write_csv(tmp_path / "prices.csv")
 
 
+def _previous_plot_bytes():
+    """A small plot as this program writes it (with its mark), so a rerun may replace it."""
+    from matplotlib.figure import Figure
+
+    from lstm.stock import save_figure_atomic
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".previous-plot.png")
+    try:
+        save_figure_atomic(Figure(figsize=(1, 1)), path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+PREVIOUS_PLOT = _previous_plot_bytes()
+
+
 @pytest.fixture
 def old_plot(tmp_path):
     path = tmp_path / "out.png"
-    path.write_bytes(b"previous plot")
+    path.write_bytes(PREVIOUS_PLOT)
     return path
 
 
@@ -107,9 +125,16 @@ def test_help_and_usage_errors(capsys):
     assert main(["stock", "--csv", "a.csv", "--symbol", "IBM"]) == 2
 
 
+def test_tutorial_mode_prints_a_summary_by_default(csv_file, tmp_path, capsys):
+    code, out, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--no-plot"], capsys)
+    assert code == 0, err
+    assert not [line for line in out.splitlines() if line.startswith("iteration ")]
+    assert "final running RMSE e = " in out and len(out.splitlines()) < 10
+
+
 def test_tutorial_mode_prints_the_iteration_lines(csv_file, tmp_path, capsys):
-    code, out, err = run_cli(["stock", "--tutorial", "--csv", str(csv_file), "--out", str(tmp_path / "t.png")],
-                             capsys)
+    code, out, err = run_cli(["stock", "--tutorial", "--log-iterations", "--csv", str(csv_file),
+                              "--out", str(tmp_path / "t.png")], capsys)
     assert code == 0, err
     lines = out.splitlines()
     iterations = [line for line in lines if line.startswith("iteration ")]
@@ -124,7 +149,8 @@ def test_tutorial_mode_reads_the_legacy_pickle(tmp_path, capsys):
     ylist = [float(i + 6) for i in range(30)]
     path = tmp_path / "stockTT.bin"
     path.write_bytes(pickle.dumps((xlist, ylist), protocol=2))
-    code, out, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--no-plot"], capsys)
+    code, out, err = run_cli(["stock", "--tutorial", "--log-iterations", "--legacy-pickle", str(path), "--no-plot"],
+                             capsys)
     assert code == 0, err
     assert "iteration 20: " in out and "stockTT.bin" in out
     # the same file in the default mode: the pairs are rebuilt into one series of 35 prices
@@ -171,6 +197,16 @@ def test_sweep_command_writes_markdown(tmp_path, capsys):
     text = md.read_text()
     assert "| temporal-order | 10 | RNN | 0/2 |" in text or "| temporal-order | 10 | RNN | 1/2 |" in text
     assert text.count("| temporal-order | 10 | RNN | 3 |") == 2
+    code, _, err = run_cli(["sweep", "--task", "copy", "--lengths", "1", "--cells", "rnn", "--seeds", "0",
+                            "--sequences", "8", "--test-size", "4", "--hidden", "2", "--markdown", str(md),
+                            "--quiet"], capsys)
+    assert code == 0, err  # our own table may be replaced by a rerun ...
+    assert "| copy | 1 | RNN |" in md.read_text()
+    md.write_text("my notes\n")
+    code, _, err = run_cli(["sweep", "--task", "copy", "--lengths", "1", "--cells", "rnn", "--seeds", "0",
+                            "--markdown", str(md), "--quiet"], capsys)
+    assert_one_line_error(code, err, "refusing to overwrite", "not a markdown file this program wrote")
+    assert md.read_text() == "my notes\n"  # ... a user's file may not
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,21 +248,21 @@ def test_error_wrong_csv_column(csv_file, old_plot, capsys):
     code, _, err = run_cli(["stock", "--csv", str(csv_file), "--price-col", "adj_close",
                             "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "column 'adj_close' not found", "'date', 'close'")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_too_short_series(tmp_path, old_plot, capsys):
     path = write_csv(tmp_path / "short.csv", n=30)
     code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "too short", "30 prices")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_non_numeric_price(tmp_path, old_plot, capsys):
     path = write_csv(tmp_path / "bad.csv", bad_row=17)
     code, _, err = run_cli(["stock", "--csv", str(path), "--out", str(old_plot)] + TINY, capsys)
     assert_one_line_error(code, err, "row 18", "'n/a' is not a number")
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, capsys):
@@ -240,7 +276,7 @@ def test_error_checkpoint_of_another_architecture(csv_file, tmp_path, old_plot, 
     code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, "written with different settings", "n_hidden=4 (now 6)", "n_layers=1 (now 2)")
     assert ckpt.read_bytes() == before
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_resume_without_a_checkpoint(csv_file, tmp_path, capsys):
@@ -295,7 +331,7 @@ def test_error_malicious_legacy_pickle(tmp_path, old_plot, capsys):
         code, _, err = run_cli(["stock", "--legacy-pickle", str(path), "--out", str(old_plot)] + mode, capsys)
         assert_one_line_error(code, err, "refusing to load", "tries to import")
     assert not victim.exists()
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 @pytest.mark.parametrize("payload,fragment", [
@@ -308,7 +344,7 @@ def test_error_malformed_legacy_pickle(tmp_path, old_plot, capsys, payload, frag
     path.write_bytes(payload)
     code, _, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(path), "--out", str(old_plot)], capsys)
     assert_one_line_error(code, err, fragment)
-    assert old_plot.read_bytes() == b"previous plot"
+    assert old_plot.read_bytes() == PREVIOUS_PLOT
 
 
 def test_error_unknown_symbol_and_missing_csv(tmp_path, capsys):
@@ -337,3 +373,125 @@ def test_error_paths_in_a_subprocess_have_no_traceback(tmp_path):
     assert "column 'px' not found" in proc.stderr
     assert proc.stdout == ""
     assert not (tmp_path / "stock.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 10: nothing clobbered, nothing diverged saved, one line for every refusal
+# ---------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_may_not_overwrite_the_input_csv(csv_file, capsys):
+    before = csv_file.read_bytes()
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(csv_file), "--no-plot"] + TINY,
+                           capsys)
+    assert_one_line_error(code, err, f"the checkpoint {csv_file} is also an input")
+    assert csv_file.read_bytes() == before
+
+
+def test_checkpoint_and_plot_may_not_share_a_path(csv_file, tmp_path, capsys):
+    same = str(tmp_path / "both.png")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", same, "--out", same] + TINY, capsys)
+    assert_one_line_error(code, err, "the checkpoint and the plot are the same file")
+    assert not os.path.exists(same)
+
+
+def test_a_users_file_or_a_device_is_never_overwritten(csv_file, tmp_path, capsys):
+    notes = tmp_path / "notes.npz"
+    notes.write_bytes(b"PK\x03\x04 my zip")
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(notes), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "refusing to overwrite", "not a checkpoint this program wrote")
+    assert notes.read_bytes() == b"PK\x03\x04 my zip"
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", "/dev/null", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "/dev/null: it is a character device, not a regular file")
+
+
+def test_a_rerun_replaces_its_own_checkpoint_and_plot(csv_file, tmp_path, capsys):
+    args = ["stock", "--csv", str(csv_file), "--checkpoint", str(tmp_path / "c.npz"), "--out",
+            str(tmp_path / "p.svg")] + TINY
+    for _ in range(2):
+        code, _, err = run_cli(args, capsys)
+        assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["c.npz", "p.svg", "prices.csv"]
+
+
+def test_inputs_that_are_not_regular_files_are_refused(tmp_path, capsys):
+    code, _, err = run_cli(["stock", "--csv", "/dev/zero", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "/dev/zero: is a character device, expected a regular CSV file")
+    fifo = tmp_path / "in.bin"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(["stock", "--tutorial", "--legacy-pickle", str(fifo), "--no-plot"], capsys)
+    assert_one_line_error(code, err, "is a FIFO (named pipe), expected a regular pickle file")
+
+
+def test_a_model_too_large_for_memory_is_refused_up_front(csv_file, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--hidden", "1000000000", "--no-plot"], capsys)
+    assert_one_line_error(code, err, "1000000000 hidden units", "GiB of memory is available")
+    code, _, err = run_cli(["task", "adding", "--hidden", "1000000000", "--quiet"], capsys)
+    assert_one_line_error(code, err, "use a smaller --hidden")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["task", "adding", "--length", "5"], "--length 5 is too short for the adding task: it needs at least 6"),
+    (["task", "adding", "--length", "1"], "--length 1 is too short for the adding task"),
+    (["task", "temporal-order", "--length", "2"], "needs at least 10"),
+])
+def test_too_short_task_lengths_are_one_line(capsys, args, fragment):
+    code, _, err = run_cli(args + ["--quiet"], capsys)
+    assert_one_line_error(code, err, fragment)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["stock", "--seed", "-1"], "--seed: expected a seed between 0 and 2**32 - 1, got -1"),
+    (["task", "copy", "--seed", "-1"], "--seed: expected a seed"),
+    (["task", "copy", "--forget-bias", "nan"], "--forget-bias: expected a finite number, got nan"),
+    (["stock", "--lr", "inf"], "--lr: expected a positive finite number, got inf"),
+    (["gradflow", "--seed", "-1"], "--seed: expected a seed"),
+    (["gradflow", "--forget-bias", "inf"], "--forget-bias: expected a finite number"),
+    (["gradflow", "--out", "x.qqq"], "cannot write the diagram x.qqq: unknown image format .qqq; use one of"),
+])
+def test_bad_numbers_are_usage_errors(capsys, args, fragment):
+    assert main(args) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_task_help_states_minimum_lengths_and_real_defaults(capsys):
+    assert main(["task", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "at least 6 for adding, 10 for temporal-order, 1 for copy" in text
+    assert "default: adding 16, temporal-order 16, copy 32" in text
+    assert "per task, see" not in text
+
+
+def test_reversed_csv_is_a_warning_and_semicolons_get_a_hint(tmp_path, capsys):
+    path = write_csv(tmp_path / "p.csv")
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header] + rows[::-1]) + "\n")
+    code, _, err = run_cli(["stock", "--csv", str(path), "--no-plot"] + TINY, capsys)
+    assert code == 0, err
+    assert err.splitlines()[0].startswith("lstm: warning: ") and "newest first" in err
+    path.write_text(path.read_text().replace(",", ";"))
+    code, _, err = run_cli(["stock", "--csv", str(path), "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "looks ';'-separated")
+
+
+def test_diverged_training_is_one_line_and_saves_nothing(csv_file, tmp_path, capsys):
+    ckpt = tmp_path / "c.npz"
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--checkpoint", str(ckpt), "--lr", "1e300",
+                            "--no-clip", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "training diverged", "learning rate 1e+300 overflows")
+    assert not ckpt.exists()
+
+
+def test_log_iterations_needs_the_tutorial(csv_file, capsys):
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--log-iterations", "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "--log-iterations needs --tutorial")
+
+
+@pytest.mark.parametrize("payload", [b"epoch,loss\n1,0.5\n", bytes(range(256)) * 8])
+def test_resume_from_a_text_or_random_file_is_one_clear_line(csv_file, tmp_path, capsys, payload):
+    ckpt = tmp_path / "c.npz"
+    ckpt.write_bytes(payload)
+    code, _, err = run_cli(["stock", "--csv", str(csv_file), "--resume", "--checkpoint", str(ckpt),
+                            "--no-plot"] + TINY, capsys)
+    assert_one_line_error(code, err, "is not a checkpoint: not an .npz (zip) archive")
+    assert "allow_pickle" not in err and ckpt.read_bytes() == payload

@@ -77,25 +77,61 @@ def write(tmp_path, text, name="prices.csv"):
     return path
 
 
-def test_csv_happy_path_sorts_and_keeps_duplicates(tmp_path):
+def test_csv_happy_path(tmp_path):
     path = write(
         tmp_path,
         "date,open,close\n"
-        "2020-01-03,1,12.5\n"
         "2020-01-01T16:00:00,1,10\n"
         "\n"
         "2020-01-02 09:30,1, 11.25 \n"
-        "2020-01-02,1,11.5\n",
+        "2020-01-03,1,12.5\n",
     )
     dates, prices = data.load_csv(path)
     assert dates.dtype == np.dtype("datetime64[D]")
-    assert dates.tolist() == [
-        np.datetime64("2020-01-01"),
-        np.datetime64("2020-01-02"),
-        np.datetime64("2020-01-02"),
-        np.datetime64("2020-01-03"),
-    ]
-    np.testing.assert_array_equal(prices, [10.0, 11.25, 11.5, 12.5])
+    assert dates.tolist() == [np.datetime64("2020-01-0" + d) for d in "123"]
+    np.testing.assert_array_equal(prices, [10.0, 11.25, 12.5])
+
+
+def test_csv_newest_first_is_reversed_with_a_warning(tmp_path):
+    path = write(tmp_path, "date,close\n2020-01-03,3\n2020-01-02,2\n2020-01-01,1\n")
+    with pytest.warns(data.DataWarning, match=r"newest first \(row 1 is 2020-01-03"):
+        dates, prices = data.load_csv(path)
+    assert str(dates[0]) == "2020-01-01" and prices.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("2020-01-01,1\n2020-01-02,2\n2020-01-02,3\n",
+     r"row 3 \(line 4, 2020-01-02\) repeats the date of row 2 \(line 3, 2020-01-02\)"),
+    ("2020-01-01,1\n2020-01-03,2\n2020-01-02,3\n",
+     r"row 3 \(line 4, 2020-01-02\) goes back in time from row 2 \(line 3, 2020-01-03\)"),
+    ("2020-01-01,1\n2020-01-02,0\n", r"row 2 \(line 3, 2020-01-02\): the price 0 is not positive"),
+    ("2020-01-01,1e300\n2020-01-02,1e-300\n", r"row 1 \(line 2, 2020-01-01\): the price 1e\+300 is outside"),
+    ("2020-01-01,5\n2020-01-02,5\n2020-01-03,5\n", r"row 1 \(line 2, 2020-01-01\) to row 3 .*constant"),
+])
+def test_csv_refuses_rows_naming_file_row_and_date(tmp_path, rows, message):
+    path = write(tmp_path, "date,close\n" + rows)
+    with pytest.raises(DataError, match=message) as info:
+        data.load_csv(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_csv_semicolons_get_a_delimiter_hint(tmp_path):
+    path = write(tmp_path, "date;close\n2020-01-01;1\n")
+    with pytest.raises(DataError, match="looks ';'-separated, but this reader expects commas"):
+        data.load_csv(path)
+
+
+def test_csv_refuses_devices_fifos_and_huge_files(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match="is a character device, expected a regular CSV file"):
+        data.load_csv("/dev/zero")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"is a FIFO \(named pipe\)"):
+        data.load_csv(fifo)  # no writer: must not hang
+    big = write(tmp_path, "date,close\n" + "2020-01-01,1\n" * 100)
+    monkeypatch.setattr("lstm.files.MAX_INPUT_BYTES", 1000)
+    with pytest.raises(DataError, match="is 1311 bytes, more than the 1000 bytes this program reads"):
+        data.load_csv(big)
 
 
 def test_csv_other_column_names_and_bom(tmp_path):
@@ -572,3 +608,39 @@ def test_standardizer_errors():
         scaler.transform(np.ones((3, 3)))
     with pytest.raises(DataError, match="axis must be 0 or None"):
         data.Standardizer(axis=1)
+
+
+def _nested(depth):
+    """Protocol-2 opcodes building ``depth`` nested empty lists (pickle.dumps would recurse too deep)."""
+    return b"]" * depth + b"a" * (depth - 1)
+
+
+@pytest.mark.parametrize("body, message", [
+    (_nested(100_000), r"expected a pickled pair \(xlist, ylist\), found a list of 1 item"),
+    # ([[deep]], [1.0]): the deep list sits where a price should be
+    (b"]]" + _nested(100_000) + b"aa]G?\xf0\x00\x00\x00\x00\x00\x00a\x86",
+     r"xlist\[0\]\[0\]: \[\[\.\.\.\]\] is a list, expected an int or float"),
+])
+def test_deeply_nested_pickle_is_refused_in_one_line(tmp_path, body, message):
+    path = tmp_path / "deep.bin"
+    path.write_bytes(b"\x80\x02" + body + b".")
+    with pytest.raises(DataError, match=message) as info:
+        data.load_legacy_pickle(path)
+    assert "\n" not in str(info.value) and "recursion" not in str(info.value)
+
+
+def test_pickle_of_repeated_references_is_bounded(tmp_path):
+    """60 kB that expand to 9 million numbers: refused by counting, before any array is built."""
+    row = [1.0] * 3000
+    path = dump(tmp_path, ([row] * 3000, [1.0] * 3000))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(DataError, match="expands to more than 5,000,000 values"):
+        data.load_legacy_pickle(path)
+    assert data._bounded_size(([[1.0] * 5] * 10, [1.0] * 10), "x") == 1 + 2 + 10 + 50 + 10
+
+
+def test_pickle_files_above_the_size_limit_are_not_read(tmp_path, monkeypatch):
+    path = dump(tmp_path, ([[1.0] * 5] * 100, [1.0] * 100))
+    monkeypatch.setattr(data, "MAX_PICKLE_BYTES", 100)
+    with pytest.raises(DataError, match=r"the pickle file is \d+ bytes, more than the 100 bytes this program reads"):
+        data.load_legacy_pickle(path)

@@ -1,17 +1,12 @@
-"""Tests for lstm.stock (data shaping, baselines, metrics, honest reporting, tutorial mode)
-and lstm.train (the training loop: progress, early stopping, best restore, resume)."""
-import io
+"""Tests for lstm.stock: data shaping, baselines, metrics, honest reporting, tutorial mode
+(the training loop itself is tested in test_train.py)."""
 import os
 
 import numpy as np
 import pytest
 
-import minigraph.tensor as T
 from lstm import reference, stock
 from lstm.data import DataError, tutorial_pairs
-from lstm.layers import SequenceModel, mse
-from lstm.optim import StepDecay
-from lstm.train import History, ProgressBar, Trainer, format_seconds, minibatch_indices
 
 
 def random_walk(n=200, seed=0, start=50.0):
@@ -124,24 +119,76 @@ def test_best_model_sentence_never_claims_a_false_win():
     assert "Diebold-Mariano" in s and "p = " in s
 
 
+
+def test_non_finite_metrics_are_never_ranked_or_called_significant():
+    results = {"LSTM": {"rmse_price": float("inf")}, "persistence": {"rmse_price": float("nan")},
+               "AR": {"rmse_price": 2.0}}
+    errors = {"LSTM": np.full(20, np.inf), "persistence": np.full(20, np.nan), "AR": np.ones(20)}
+    s = stock.best_model_sentence(results, model_key="LSTM", errors=errors)
+    assert s.startswith("By test RMSE on prices, the best is AR at 2.0000.")
+    assert "Not scored (the error is not finite, the data are out of range): LSTM, persistence." in s
+    assert "significant" not in s and "lowest error" not in s
+    nothing = {"LSTM": {"rmse_price": float("inf")}, "AR": {"rmse_price": float("nan")}}
+    assert stock.best_model_sentence(nothing, model_key="LSTM").startswith("No model has a finite")
+
+
+def test_a_nan_p_value_is_not_a_difference():
+    results = {"LSTM": {"rmse_price": 1.0}, "AR": {"rmse_price": 1.1}}
+    errors = {"LSTM": np.array([1.0, np.inf, 1.0]), "AR": np.ones(3)}
+    s = stock.best_model_sentence(results, model_key="LSTM", errors=errors)
+    assert "could not be computed, so no difference is claimed" in s and "significant" not in s
+
+
+def test_zero_errors_do_not_divide_by_zero():
+    results = {"LSTM": {"rmse_price": 0.5}, "persistence": {"rmse_price": 0.0}, "AR": {"rmse_price": 0.0}}
+    errors = {"LSTM": np.full(5, 0.5), "persistence": np.zeros(5), "AR": np.zeros(5)}
+    s = stock.best_model_sentence(results, model_key="LSTM", errors=errors)
+    assert "the best is persistence at 0.0000; then AR 0.0000 (+0.00%), LSTM 0.5000 (+inf%)" in s
+    assert "does not beat persistence: its error is inf% higher" in s
+
+
+def test_report_uses_the_plots_scale(tmp_path):
+    series = stock.PriceSeries(None, random_walk(140, seed=2), "walk")
+    cfg = stock.ForecastConfig(hidden=3, epochs=2, window=5, out=None, progress="off")
+    lines = []
+    res = stock.run_forecast(series, cfg, out=lines.append)
+    ratio = res.history.best_val / res.no_skill[1]
+    assert f"best validation MSE {ratio:.4f} x that of predicting the mean return" in "\n".join(lines)
+
+
+def test_prices_out_of_range_or_constant_are_caught_before_training():
+    for prices, message in ((np.tile([1e300, 1e-300], 60), r"bad\[0\]: the price 1e\+300 is outside"),
+                            (np.full(80, 7.0), "every price is 7; a constant series has nothing to forecast")):
+        with pytest.raises(DataError, match=message):
+            stock.run_forecast(stock.PriceSeries(None, prices, "bad"), stock.ForecastConfig(out=None))
+
+
 # ---------------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------------
 
 
 def test_save_figure_atomic_keeps_old_file_on_failure(tmp_path):
+    from matplotlib.figure import Figure
+
     target = tmp_path / "plot.png"
-    target.write_bytes(b"old")
+    stock.save_figure_atomic(Figure(figsize=(1, 1)), str(target))
+    old = target.read_bytes()
 
     class Broken:
-        def savefig(self, fh, format):
+        def savefig(self, fh, format, **kwargs):
             fh.write(b"half")
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
         stock.save_figure_atomic(Broken(), str(target))
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == old
     assert os.listdir(tmp_path) == ["plot.png"]  # no temporary file left behind
+    user = tmp_path / "mine.png"
+    user.write_bytes(b"a user's picture")
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        stock.save_figure_atomic(Figure(figsize=(1, 1)), str(user))  # every writer checks, not only the CLI
+    assert user.read_bytes() == b"a user's picture"
 
 
 def test_saved_plot_gets_ordinary_permissions(tmp_path):
@@ -177,7 +224,7 @@ def test_tutorial_mode_matches_the_numpy_reference(tmp_path):
     p = random_walk(80, seed=4)
     x, y = tutorial_pairs(p, 5)
     lines = []
-    res = stock.run_tutorial(x, y, out_path=str(tmp_path / "t.png"), out=lines.append)
+    res = stock.run_tutorial(x, y, out_path=str(tmp_path / "t.png"), out=lines.append, every=10)
     ref_costs, _ = reference.tutorial_lstm_sgd_costs([np.array(u) for u in x], y)
     np.testing.assert_allclose(res.costs, ref_costs, rtol=1e-6, atol=1e-10)
     assert lines[0] == f"iteration 0: {np.sqrt(res.costs[0])}"
@@ -187,120 +234,3 @@ def test_tutorial_mode_matches_the_numpy_reference(tmp_path):
         e = 0.1 * np.sqrt(c) + 0.9 * e
     assert res.running[-1] == pytest.approx(e)
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# The training loop
-# ---------------------------------------------------------------------------------------------
-
-
-def _toy(seed=3, clip=1.0):
-    model = SequenceModel("lstm", 1, 5, 1, seed=seed)
-    X, y = T.tensor3("X"), T.matrix("y")
-    trainer = Trainer([X, y], mse(model.build(X), y), model.params, lr=0.02, clip=clip, batch_axes=[1, 0])
-    return model, trainer
-
-
-def _toy_data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(6, 90, 1))
-    y = 0.3 * X.sum(0) + 0.1 * rng.normal(size=(90, 1))
-    return (X[:, :60], y[:60]), (X[:, 60:], y[60:])
-
-
-def test_minibatches_cover_everything_once():
-    batches = minibatch_indices(10, 4, np.random.default_rng(0))
-    assert [len(b) for b in batches] == [4, 4, 2]
-    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
-    assert np.concatenate(minibatch_indices(5, 2, None)).tolist() == [0, 1, 2, 3, 4]
-
-
-@pytest.mark.parametrize("stop_after", [2, 3])
-def test_resumed_run_equals_uninterrupted_run(tmp_path, stop_after):
-    train, val = _toy_data()
-    kw = dict(batch_size=16, seed=7, schedule=StepDecay(0.02, 0.5, 2), progress="off")
-    model, tr = _toy()
-    full_hist = tr.fit(train, val, epochs=5, checkpoint=tmp_path / "a.npz", hparams=model.hparams(), **kw)
-    full = tr.get_param_values()
-    model, tr = _toy()
-    tr.fit(train, val, epochs=stop_after, checkpoint=tmp_path / "b.npz", hparams=model.hparams(), **kw)
-    model, tr = _toy()
-    resumed_hist = tr.fit(train, val, epochs=5, checkpoint=tmp_path / "b.npz", hparams=model.hparams(),
-                          resume=True, **kw)
-    for a, b in zip(full, tr.get_param_values()):
-        np.testing.assert_array_equal(a, b)
-    assert resumed_hist.train_loss == full_hist.train_loss
-    assert resumed_hist.val_loss == full_hist.val_loss
-    assert resumed_hist.lr == [0.02, 0.02, 0.01, 0.01, 0.005]
-    assert resumed_hist.resumed_from == stop_after
-
-
-def test_resume_refuses_a_different_architecture(tmp_path):
-    from lstm.checkpoint import CheckpointError
-
-    train, val = _toy_data()
-    model, tr = _toy()
-    tr.fit(train, val, epochs=1, checkpoint=tmp_path / "c.npz", hparams=model.hparams(), progress="off")
-    before = (tmp_path / "c.npz").read_bytes()
-    other = SequenceModel("lstm", 1, 6, 1, seed=3)
-    X, y = T.tensor3("X"), T.matrix("y")
-    tr2 = Trainer([X, y], mse(other.build(X), y), other.params, batch_axes=[1, 0])
-    with pytest.raises(CheckpointError, match="n_hidden"):
-        tr2.fit(train, val, epochs=2, checkpoint=tmp_path / "c.npz", hparams=other.hparams(), resume=True,
-                progress="off")
-    assert (tmp_path / "c.npz").read_bytes() == before
-    with pytest.raises(CheckpointError, match="no checkpoint to resume"):
-        tr2.fit(train, val, epochs=2, checkpoint=tmp_path / "none.npz", resume=True, progress="off")
-
-
-def test_early_stopping_restores_the_best_parameters():
-    train, val = _toy_data()
-    model, tr = _toy()
-    snapshots = []
-    hist = tr.fit(train, val, epochs=40, batch_size=8, patience=2, progress="off",
-                  on_epoch=lambda e, h: snapshots.append(tr.get_param_values()))
-    assert hist.stopped_early and hist.epochs_run < 40
-    assert hist.epochs_run - hist.best_epoch == 2
-    assert hist.best_val == min(hist.val_loss)
-    for a, b in zip(tr.get_param_values(), snapshots[hist.best_epoch - 1]):
-        np.testing.assert_array_equal(a, b)
-    assert tr.evaluate(val) == pytest.approx(hist.best_val)
-
-
-def test_progress_bar_modes():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    tty, log = Tty(), io.StringIO()
-    assert ProgressBar(3, stream=tty).mode == "bar"
-    assert ProgressBar(3, stream=log).mode == "epoch"
-    for stream in (tty, log):
-        bar = ProgressBar(3, stream=stream, min_interval=0.0)
-        bar.begin_epoch(1, 4)
-        for i in range(1, 5):
-            bar.update(i, 0.5)
-        bar.end_epoch(0.5, 0.6, 1e-3, True)
-    assert "\repoch 1/3 [" in tty.getvalue() and "4/4 loss 0.5000" in tty.getvalue() and "ETA" in tty.getvalue()
-    assert tty.getvalue().endswith("*\n")
-    assert log.getvalue().splitlines() == [log.getvalue().splitlines()[0]]
-    assert log.getvalue().startswith("epoch 1/3  train 0.5000  val 0.6000  lr 0.001")
-    off = io.StringIO()
-    bar = ProgressBar(3, stream=off, mode="off")
-    bar.begin_epoch(1, 1)
-    bar.update(1, 0.1)
-    bar.end_epoch(0.1, None, 0.1, False)
-    assert off.getvalue() == ""
-
-
-def test_format_seconds():
-    assert format_seconds(4.24) == "4.2s"
-    assert format_seconds(75.3) == "1:15"
-    assert format_seconds(3725) == "1:02:05"
-    assert format_seconds(float("nan")) == "?"
-
-
-def test_history_state_round_trip():
-    h = History([1.0, 0.5], [0.9, 0.7], [0.1, 0.1], 2, 0.7, 2, False)
-    assert History.from_state(h.to_state()) == h
-    assert History.from_state(History().to_state()).best_val == float("inf")
