@@ -202,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-<<<<<<< HEAD
 def _use_mode(mode: str) -> None:
     """--mode jax: every function compiles for JAX; say which device it runs on."""
     if mode != "jax":
@@ -216,12 +215,12 @@ def _use_mode(mode: str) -> None:
     os.environ["MINIGRAPH_MODE"] = "JAX"  # and in worker processes (sweep)
     device = jax.devices()[0]
     _say(f"{PROG}: mode jax on {device.platform} ({device.device_kind})")
-=======
+
+
 def _per_task(key: str) -> str:
     from .tasks import TASKS, task_defaults
 
     return ", ".join(f"{task} {task_defaults(task)[key]:g}" for task in TASKS)
->>>>>>> main
 
 
 def _task_options(p, cell_choices) -> None:
@@ -395,16 +394,12 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     try:
-<<<<<<< HEAD
         _use_mode(args.mode)
-        return args.func(args)
-=======
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
             warnings.simplefilter("always", LeftoverRemoved)
             warnings.showwarning = _show_warning
             return args.func(args)
->>>>>>> main
     except KeyboardInterrupt:
         ckpt = getattr(args, "checkpoint", None)
         hint = (f"; {ckpt} holds the last finished epoch, continue with --resume"
