@@ -1,4 +1,5 @@
-"""Recurrent cells: LSTM (optionally with peepholes), vanilla tanh RNN and GRU.
+"""Recurrent cells: LSTM (optionally with peepholes, or without a forget gate), tanh RNN and GRU,
+and ``CELLS``, the one registry of cell kinds every command reads.
 
 A cell owns its parameters (minigraph shared variables) and describes ONE time step
 symbolically; ``lstm.layers.Recurrent`` runs it over a sequence with ``minigraph.scan``.
@@ -9,6 +10,7 @@ Common interface::
     cell.state_names     ("h", "c") for the LSTM, ("h",) for the others
     cell.n_in, cell.n_hidden, cell.dtype, cell.name
     cell.step(x_t, *states) -> [new states]     x_t (B, n_in), states (B, H); pure symbolic
+    cell.step_with_gates(x_t, *states) -> ([new states], {gate: (B, H)})   with the sigmoid gates
     cell.initial_states(batch_size) -> [zeros (batch_size, H) per state]
     cell.hparams() -> JSON-able dict
 
@@ -28,15 +30,29 @@ Initialisations (``init=``):
   tutorial's order (W_ug, W_hg, W_ui, W_hi, W_uf, W_hf, W_uo, W_ho), so with ``forget_bias=0``
   the cell holds exactly the tutorial's initial weights.
 
+Cell kinds: ``CELLS`` maps each kind's name to a ``CellKind`` (name, label, constructor).  The
+commands (``lstm task``, ``lstm gradflow``, the stock report) and ``lstm.layers.make_cell`` read
+their names, labels and constructors from there and nowhere else::
+
+    lstm       LSTM with a forget gate                  LSTMCell()
+    peephole   LSTM with peepholes                      LSTMCell(peephole=True)
+    lstm1997   the 1997 LSTM: no forget gate (f = 1)    LSTMCell(forget_gate=False)
+    rnn        tanh RNN                                 RNNCell()
+    gru        GRU                                      GRUCell()
+
 ``rng``: None (a fixed default seed: 0, or 1234 for "tutorial"), an int seed, or a numpy
 ``RandomState`` / ``Generator`` (shared between layers to draw one reproducible stream).
 """
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
 import numpy as np
 
 import minigraph as theano
 import minigraph.tensor as T
 
-__all__ = ["LSTMCell", "RNNCell", "GRUCell", "make_rng", "INITS"]
+__all__ = ["LSTMCell", "RNNCell", "GRUCell", "make_rng", "INITS", "CellKind", "CELLS", "cell_kind"]
 
 INITS = ("glorot", "orthogonal", "tutorial")
 
@@ -125,6 +141,10 @@ class _Cell:
         H = self.n_hidden
         return [a[..., k * H:(k + 1) * H] for k in range(self.n_blocks)]
 
+    def step(self, x_t, *states):
+        """The new states after reading ``x_t`` (see ``step_with_gates``)."""
+        return self.step_with_gates(x_t, *states)[0]
+
     def __repr__(self):
         return f"{type(self).__name__}({self.n_in}, {self.n_hidden}, name={self.name!r})"
 
@@ -146,6 +166,10 @@ class LSTMCell(_Cell):
     ``peephole=True`` (parameters ``p_i, p_f, p_o`` of shape (H,)): the input and forget gates
     look at the previous cell state, the output gate at the new one.
 
+    ``forget_gate=False`` is the original LSTM of 1997: no forget block (three fused blocks
+    [i, o, g]), ``c_t = c_{t-1} + i * g`` -- the pure constant-error carousel, whose cell state
+    can only grow; ``forget_bias`` does not apply to it.
+
     ``forget_bias`` initialises the forget block of ``b`` (default 1.0: Jozefowicz et al. 2015,
     the cell remembers by default early in training; 0.0 reproduces the tutorial).
     """
@@ -154,47 +178,60 @@ class LSTMCell(_Cell):
     state_names = ("h", "c")
     n_blocks = 4
     GATES = ("i", "f", "o", "g")
+    _TUTORIAL_ORDER = ("g", "i", "f", "o")  # the order in which the tutorial draws its weights
 
     def __init__(self, n_in, n_hidden, peephole=False, forget_bias=1.0, init="glorot", rng=None, dtype=None,
-                 name="lstm"):
+                 name="lstm", forget_gate=True):
+        self.forget_gate = bool(forget_gate)
+        if not self.forget_gate:
+            self.GATES, self.n_blocks = ("i", "o", "g"), 3
         super().__init__(n_in, n_hidden, init, rng, dtype, name)
         self.peephole = bool(peephole)
-        self.forget_bias = float(forget_bias)
+        self.forget_bias = float(forget_bias) if self.forget_gate else 0.0
         H = self.n_hidden
         if init == "tutorial":
-            # the tutorial draws g, i, f, o (W_u then W_h each); store them in fused order i, f, o, g
+            # the tutorial draws g, i, f, o (W_u then W_h each); store them in the fused order
             W_x, W_h = self._tutorial_weights()
-            order = [1, 2, 3, 0]
+            drawn = [k for k in self._TUTORIAL_ORDER if k in self.GATES]
+            order = [drawn.index(k) for k in self.GATES]
             W_x = np.concatenate([W_x[:, k * H:(k + 1) * H] for k in order], axis=1)
             W_h = np.concatenate([W_h[:, k * H:(k + 1) * H] for k in order], axis=1)
         else:
             W_x, W_h = self._fused_weights()
-        b = np.zeros(4 * H)
-        b[H:2 * H] = self.forget_bias
+        b = np.zeros(self.n_blocks * H)
+        if self.forget_gate:
+            b[H:2 * H] = self.forget_bias
         self._shared("W_x", W_x)
         self._shared("W_h", W_h)
         self._shared("b", b)
         if self.peephole:
-            for p in ("p_i", "p_f", "p_o"):
+            for p in ("p_i", "p_f", "p_o") if self.forget_gate else ("p_i", "p_o"):
                 value = _normal(self._rng, (H,), 0.01) if init == "tutorial" else self._rng.uniform(-0.1, 0.1, H)
                 self._shared(p, value)
 
-    def step(self, x_t, h, c):
-        a = T.dot(x_t, self.W_x) + T.dot(h, self.W_h) + self.b
-        a_i, a_f, a_o, a_g = self._split(a)
+    def step_with_gates(self, x_t, h, c):
+        a = dict(zip(self.GATES, self._split(T.dot(x_t, self.W_x) + T.dot(h, self.W_h) + self.b)))
         if self.peephole:
-            a_i = a_i + self.p_i * c
-            a_f = a_f + self.p_f * c
-        i = T.nnet.sigmoid(a_i)
-        f = T.nnet.sigmoid(a_f)
-        g = T.tanh(a_g)
-        c_new = f * c + i * g
-        o = T.nnet.sigmoid(a_o + self.p_o * c_new if self.peephole else a_o)
+            a["i"] = a["i"] + self.p_i * c
+            if self.forget_gate:
+                a["f"] = a["f"] + self.p_f * c
+        i = T.nnet.sigmoid(a["i"])
+        g = T.tanh(a["g"])
+        gates = {"i": i}
+        if self.forget_gate:
+            gates["f"] = f = T.nnet.sigmoid(a["f"])
+            c_new = f * c + i * g
+        else:
+            c_new = c + i * g
+        gates["o"] = o = T.nnet.sigmoid(a["o"] + self.p_o * c_new if self.peephole else a["o"])
         h_new = o * T.tanh(c_new)
-        return [h_new, c_new]
+        return [h_new, c_new], gates
 
     def hparams(self):
-        return dict(super().hparams(), peephole=self.peephole, forget_bias=self.forget_bias)
+        hp = dict(super().hparams(), peephole=self.peephole, forget_bias=self.forget_bias)
+        if not self.forget_gate:
+            hp["forget_gate"] = False
+        return hp
 
 
 class RNNCell(_Cell):
@@ -210,8 +247,8 @@ class RNNCell(_Cell):
         self._shared("W_h", W_h)
         self._shared("b", np.zeros(self.n_hidden))
 
-    def step(self, x_t, h):
-        return [T.tanh(T.dot(x_t, self.W_x) + T.dot(h, self.W_h) + self.b)]
+    def step_with_gates(self, x_t, h):
+        return [T.tanh(T.dot(x_t, self.W_x) + T.dot(h, self.W_h) + self.b)], {}
 
 
 class GRUCell(_Cell):
@@ -241,10 +278,56 @@ class GRUCell(_Cell):
         self._shared("b", np.zeros(3 * self.n_hidden))
         self._shared("b_hn", np.zeros(self.n_hidden))
 
-    def step(self, x_t, h):
+    def step_with_gates(self, x_t, h):
         a_r, a_z, a_n = self._split(T.dot(x_t, self.W_x) + self.b)
         m_r, m_z, m_n = self._split(T.dot(h, self.W_h))
         r = T.nnet.sigmoid(a_r + m_r)
         z = T.nnet.sigmoid(a_z + m_z)
         n = T.tanh(a_n + r * (m_n + self.b_hn))
-        return [(1.0 - z) * n + z * h]
+        return [(1.0 - z) * n + z * h], {"r": r, "z": z}
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry of cell kinds
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CellKind:
+    """One kind of cell: its ``name`` (what the commands accept), its ``label`` (what reports and
+    pictures print) and its constructor: ``cls`` called with ``options`` fixed."""
+
+    name: str
+    label: str
+    cls: type
+    options: dict = field(default_factory=dict)
+
+    @property
+    def has_cell_state(self) -> bool:
+        return "c" in self.cls.state_names
+
+    @property
+    def has_forget_gate(self) -> bool:
+        return self.cls is LSTMCell and self.options.get("forget_gate", True)
+
+    def make(self, n_in, n_hidden, forget_bias=1.0, init="glorot", rng=None, dtype=None, name=None):
+        """A new cell of this kind; ``forget_bias`` reaches the cells that have a forget gate only."""
+        kw = dict(self.options, init=init, rng=rng, dtype=dtype, name=name or self.name)
+        if self.has_forget_gate:
+            kw["forget_bias"] = forget_bias
+        return self.cls(n_in, n_hidden, **kw)
+
+
+CELLS: dict[str, CellKind] = {k.name: k for k in (
+    CellKind("lstm", "LSTM", LSTMCell),
+    CellKind("peephole", "peephole LSTM", LSTMCell, {"peephole": True}),
+    CellKind("lstm1997", "1997 LSTM (no forget gate)", LSTMCell, {"forget_gate": False}),
+    CellKind("rnn", "RNN", RNNCell),
+    CellKind("gru", "GRU", GRUCell),
+)}
+
+
+def cell_kind(name) -> CellKind:
+    """The registered kind called ``name``; a ValueError naming the choices otherwise."""
+    if name not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {name!r}")
+    return CELLS[name]

@@ -4,6 +4,7 @@
     lstm task adding|temporal-order|copy [--length T] [--cell lstm,peephole,rnn] ...
     lstm sweep [--task adding] [--lengths 10,30,60] [--cells ...] [--seeds 0,1] [--scheduler local] [--results F] ...
     lstm gradflow [--cell rnn,lstm|all] [--steps 50] [--forget-bias 1.0] [--out flow.svg] [--json] [--plot F]
+                  [--weight-scale S] [--clip THETA] [--checkpoint FILE] ...
 
 Also runnable as ``python -m lstm ...``.  Every expected failure (bad data, a
 checkpoint that does not fit, an unwritable output path, ...) is reported as
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minimal sequence length / delay T (default 30; at least "
                         + ", ".join(f"{n} for {t}" for t, n in MIN_LENGTH.items()) + ")")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 to 2**32-1 (default 0)")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="write the trained network to PATH (one --cell only), e.g. for lstm gradflow --checkpoint")
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -302,6 +305,8 @@ def cmd_task(args) -> int:
     from .memory import check_model_fits
     from .tasks import MIN_LENGTH, TaskConfig, format_results_table, run_task, task_defaults
 
+    if args.checkpoint and len(args.cell) != 1:
+        raise CLIError(f"--checkpoint holds one network: give one --cell, not {','.join(args.cell)}")
     if args.length < MIN_LENGTH[args.task]:
         raise CLIError(f"--length {args.length} is too short for the {args.task} task: it needs at least "
                        f"{MIN_LENGTH[args.task]}")
@@ -310,7 +315,8 @@ def cmd_task(args) -> int:
     for cell in args.cell:
         cfg = TaskConfig(task=args.task, length=args.length, cell=cell, hidden=args.hidden,
                          sequences=args.sequences, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias)
+                         test_size=args.test_size, eval_every=args.eval_every, forget_bias=args.forget_bias,
+                         checkpoint=args.checkpoint)
         res = run_task(cfg, progress=None if args.quiet else sys.stderr)
         _say(res.summary())
         results.append(res)

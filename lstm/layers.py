@@ -14,12 +14,11 @@ import numpy as np
 import minigraph as theano
 import minigraph.tensor as T
 
-from .cells import GRUCell, LSTMCell, RNNCell, make_rng
+from .cells import CELLS, cell_kind, make_rng
 
 __all__ = ["Recurrent", "Dense", "StackedRNN", "SequenceModel", "make_cell", "CELLS", "MODES", "HEADS",
            "mse", "cross_entropy", "binary_cross_entropy"]
 
-CELLS = {"lstm": LSTMCell, "rnn": RNNCell, "gru": GRUCell}
 MODES = ("stack", "skip", "deep_output")
 HEADS = ("many_to_one", "many_to_many")
 
@@ -196,15 +195,14 @@ class StackedRNN:
 
 def make_cell(cell, n_in, n_hidden, peephole=False, forget_bias=1.0, init="glorot", rng=None, dtype=None,
               name=None):
-    """A cell by kind name ("lstm", "rnn", "gru"); peephole / forget_bias apply to the LSTM only."""
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
-    if cell == "lstm":
-        return LSTMCell(n_in, n_hidden, peephole=peephole, forget_bias=forget_bias, init=init, rng=rng,
-                        dtype=dtype, name=name or "lstm")
-    if peephole:
-        raise ValueError(f"peephole connections exist only for the LSTM, not for cell={cell!r}")
-    return CELLS[cell](n_in, n_hidden, init=init, rng=rng, dtype=dtype, name=name or cell)
+    """A cell by kind name (a key of ``lstm.cells.CELLS``); ``peephole=True`` turns "lstm" into
+    "peephole"; forget_bias applies to the cells with a forget gate only."""
+    kind = cell_kind(cell)
+    if peephole and cell != "peephole":
+        if cell != "lstm":
+            raise ValueError(f"peephole connections exist only for the LSTM, not for cell={cell!r}")
+        kind = CELLS["peephole"]
+    return kind.make(n_in, n_hidden, forget_bias=forget_bias, init=init, rng=rng, dtype=dtype, name=name or cell)
 
 
 class SequenceModel:

@@ -35,6 +35,7 @@ import minigraph as theano
 import minigraph.tensor as T
 
 from . import data as _data
+from .cells import CELLS
 from .data import DataError
 from .checkpoint import checkpoint_output, read_checkpoint
 from .files import Output, check_outputs, check_plot_format, save_figure_atomic
@@ -345,7 +346,7 @@ class ForecastResult:
 
 
 def _model_name(cfg: ForecastConfig) -> str:
-    kind = {"lstm": "peephole LSTM" if cfg.peephole else "LSTM", "rnn": "RNN", "gru": "GRU"}[cfg.cell]
+    kind = CELLS["peephole" if cfg.peephole and cfg.cell == "lstm" else cfg.cell].label
     size = f"{cfg.layers} layers x {cfg.hidden} units" if cfg.layers > 1 else f"{cfg.hidden} units"
     return f"{kind} ({size})"
 

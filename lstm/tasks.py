@@ -55,6 +55,9 @@ import numpy as np
 import minigraph as theano
 import minigraph.tensor as T
 
+from .cells import CELLS
+from .checkpoint import checkpoint_output, save_checkpoint
+from .files import check_outputs
 from .layers import SequenceModel, cross_entropy, mse
 from .train import Trainer, format_seconds
 
@@ -65,7 +68,7 @@ __all__ = [
 ]
 
 TASKS = ("adding", "temporal-order", "copy")
-CELL_CHOICES = ("lstm", "peephole", "rnn", "gru")
+CELL_CHOICES = tuple(CELLS)
 SOLVED_FRACTION = 0.99
 ADDING_TOLERANCE = 0.04
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "X", "Y", "E", "B")
@@ -186,6 +189,7 @@ class TaskConfig:
     eval_every: int = 2048
     clip: float = 1.0
     forget_bias: float = 3.0    # LSTM only; see the module doc
+    checkpoint: str | None = None  # write the trained network here (for ``lstm gradflow --checkpoint``)
 
     def resolved(self) -> "TaskConfig":
         if self.task not in TASKS:
@@ -221,7 +225,7 @@ class TaskResult:
 
 
 def cell_label(cell: str) -> str:
-    return {"lstm": "LSTM", "peephole": "peephole LSTM", "rnn": "RNN", "gru": "GRU"}[cell]
+    return CELLS[cell].label
 
 
 def _lengths(rng, length, task):
@@ -333,6 +337,8 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
     ``progress``: a stream (e.g. sys.stderr) for one line per test check, or None.
     """
     cfg = cfg.resolved()
+    if cfg.checkpoint:
+        check_outputs([checkpoint_output(cfg.checkpoint)])
     t0 = time.perf_counter()
     net = _TaskModel(cfg)
     test = _test_set(cfg)
@@ -363,6 +369,9 @@ def run_task(cfg: TaskConfig, progress=None) -> TaskResult:
             if correct >= SOLVED_FRACTION:
                 solved_at = seen
                 break
+    if cfg.checkpoint:
+        save_checkpoint(cfg.checkpoint, net.model.params, dict(net.model.hparams(), task=cfg.task, length=cfg.length),
+                        meta={"sequences_seen": seen, "solved_at": solved_at, "test_correct": correct})
     return TaskResult(cfg, solved_at is not None, solved_at, seen, correct, error, loss_t, chance,
                       time.perf_counter() - t0, curve)
 

@@ -319,7 +319,10 @@ class Function:
 
     @paused_gc
     def __init__(self, inputs, outputs, updates=None, givens=None, allow_input_downcast=None,
-                 on_unused_input="raise", name=None, check=None, rewrite=None):
+                 on_unused_input="raise", name=None, check=None, rewrite=None, no_default_updates=False):
+        self._spec = dict(inputs=inputs, outputs=outputs, updates=updates, givens=givens,
+                          allow_input_downcast=allow_input_downcast, on_unused_input=on_unused_input, name=name,
+                          check=check, rewrite=rewrite, no_default_updates=no_default_updates)  # for pickling
         self.name = name or f"function_{next(_counter)}"
         self.single = isinstance(outputs, Variable)
         outputs = [] if outputs is None else ([outputs] if self.single else list(outputs))
@@ -327,6 +330,8 @@ class Function:
         inputs = list(inputs)
         self._check_inputs(inputs)
         updates = _normalize_updates(updates)
+        inputs, outputs, updates = _cut_at_inputs(inputs, outputs, updates)
+        updates += _default_updates(outputs, updates, no_default_updates)
         if givens:
             outputs, updates = _apply_givens(givens, outputs, updates)
         for s, u in updates:
@@ -376,9 +381,9 @@ class Function:
         for i, v in enumerate(inputs):
             if not isinstance(v, Variable):
                 raise TypeError(f"function inputs must be symbolic variables; input {i} is {type(v).__name__}")
-            if isinstance(v, (Constant, SharedVariable)) or v.owner is not None:
+            if isinstance(v, (Constant, SharedVariable)):
                 raise TypeError(f"input {i} ({v.describe()}) is not a free input: constants and shared variables "
-                                "are implicit, and computed variables can only be replaced with givens")
+                                "are implicit (replace them with givens)")
             if id(v) in seen:
                 raise ValueError(f"input {v.describe()} is given twice")
             seen.add(id(v))
@@ -386,6 +391,15 @@ class Function:
     @property
     def fgraph(self):
         return self
+
+    def toposort(self):
+        """The compiled schedule's Apply nodes in order (Theano's ``f.maker.fgraph.toposort()``)."""
+        return list(self.program.nodes)
+
+    def __reduce__(self):
+        """Pickled as its graph and options; unpickling compiles it again (as fast as the original).
+        Shared variables pickled in the same pickle stay shared with it."""
+        return _rebuild_function, (self._spec, getattr(self.mode, "name", None))
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -485,6 +499,39 @@ def _apply_givens(givens, outputs, updates):
     return outputs, [(s, u) for (s, _), u in zip(updates, new_updates)]
 
 
+def _rebuild_function(spec, mode):
+    return function(mode=mode, **spec)
+
+
+def _cut_at_inputs(inputs, outputs, updates):
+    """A computed variable given as an input cuts the graph there (as in Theano): it is replaced by a fresh
+    input of its type, and what it was computed from is no longer needed."""
+    cut = {v: v.type(v.name) for v in inputs if v.owner is not None}
+    if not cut:
+        return inputs, outputs, updates
+    replaced = clone_replace(outputs + [u for _, u in updates], cut)
+    updates = [(s, u) for (s, _), u in zip(updates, replaced[len(outputs):])]
+    return [cut.get(v, v) for v in inputs], replaced[:len(outputs)], updates
+
+
+def _default_updates(outputs, updates, no_default_updates):
+    """Theano's default updates: a shared variable the graph reads that has a ``default_update`` (a random
+    stream's state, say) is updated with it unless ``updates`` already updates it, or
+    ``no_default_updates`` is True or lists it."""
+    if no_default_updates is True:
+        return []
+    skip = {id(v) for v in (no_default_updates or ())} | {id(s) for s, _ in updates}
+    found, frontier = [], outputs + [u for _, u in updates]
+    while frontier:
+        new = [v for v in graph_inputs(frontier) if isinstance(v, SharedVariable) and id(v) not in skip
+               and getattr(v, "default_update", None) is not None]
+        for v in new:
+            skip.add(id(v))
+            found.append((v, v.default_update))
+        frontier = [u for _, u in found[len(found) - len(new):]]
+    return found
+
+
 def _normalize_updates(updates):
     if updates is None:
         return []
@@ -530,7 +577,8 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
         rewrite = chosen.rewrites
     backend = backend_of(chosen)
     build = backend.function or Function  # a backend with its own call path (JAX: device-resident state)
-    fn = build(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite)
+    fn = build(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite,
+               no_default_updates)
     lower = backend.lower
     if lower is not None:
         fn.run_program = lower(fn.program)

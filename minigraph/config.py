@@ -31,7 +31,7 @@ class Config:
     def __init__(self):
         self.floatX = _from_env("MINIGRAPH_FLOATX", "floatX", "float64")
         self.mode = _from_env("MINIGRAPH_MODE", "mode", "FAST_RUN")  # checked when used (minigraph.mode)
-        self.compute_test_value = "off"  # accepted for Theano compatibility, unused
+        self.compute_test_value = "off"  # 'raise' / 'warn' / 'ignore': run ops on test values (minigraph.testvalue)
         self.optimizer = "fast_run"  # "fast_run" rewrites graphs; "None" runs them as built
         self.check = False  # True: every compiled function validates intermediates
 

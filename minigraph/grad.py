@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from . import graph
+from .config import config
 from .graph import NonDifferentiable, Variable, as_variable, toposort
 from .ops.basic import GradTransform, SumToShape
 from .ops.elemwise import Elemwise, fits_inside
@@ -27,29 +28,37 @@ def _not_broadcast(g, inp, node):
 
 
 def _fit(g, inp, node):
-    """Make the gradient ``g`` of ``inp`` match its shape and dtype."""
+    """Make the gradient ``g`` of ``inp`` match its shape and dtype (an integer input's gradient stays a float)."""
     if node.op.broadcasts and (g.ndim != inp.ndim or g.type.shape != inp.type.shape or None in inp.type.shape) \
             and not _not_broadcast(g, inp, node):
         from .tensor import shape
         g = SumToShape()(g, shape(inp))
-    if g.dtype != inp.dtype:
+    want = inp.dtype if inp.type.is_float else (g.dtype if g.type.is_float else config.floatX)
+    if g.dtype != want:
         from .tensor import cast
-        g = cast(g, inp.dtype)
+        g = cast(g, want)
     return g
 
 
 @graph.paused_gc
-def backprop(seeds, wrt, consider_constant=()):
-    """Cotangents of ``wrt`` given ``seeds`` ({output variable: its cotangent}); None where disconnected."""
+def backprop(seeds, wrt, consider_constant=(), int_wrt=False):
+    """Cotangents of ``wrt`` given ``seeds`` ({output variable: its cotangent}); None where disconnected.
+
+    Gradients flow along float variables.  With ``int_wrt`` an integer variable in ``wrt`` also receives
+    the gradient of the float results computed directly from it (Theano's rule: the gradient with respect
+    to an integer is taken as if it were real; ops with integer results pass a zero gradient).  The
+    variables in ``consider_constant`` are not looked through, but still receive their own gradient.
+    """
     outputs = list(seeds)
     stop = list(consider_constant or ())
     nodes = toposort(outputs, stop_at=stop)
     # Only nodes that depend on some wrt variable matter.
-    relevant = set(id(w) for w in wrt)
+    wrt_ids = set(id(w) for w in wrt)
+    relevant = set(wrt_ids)
     for node in nodes:
         if any(id(i) in relevant for i in node.inputs):
             relevant.update(id(o) for o in node.outputs)
-    stopped = set(map(id, stop))
+    stopped = set(map(id, stop)) - wrt_ids
     cotangent = {}
     for out, g in seeds.items():
         _accumulate(cotangent, out, as_variable(g))
@@ -57,7 +66,10 @@ def backprop(seeds, wrt, consider_constant=()):
         gz = [cotangent.get(id(o)) for o in node.outputs]
         if all(g is None for g in gz):
             continue
-        needed = [id(i) in relevant and id(i) not in stopped and i.type.is_float for i in node.inputs]
+        if int_wrt and not any(o.type.is_float for o in node.outputs):
+            continue  # integer results: a zero gradient (grad() fills in zeros for what stays connected)
+        needed = [id(i) in relevant and id(i) not in stopped and (i.type.is_float or (int_wrt and id(i) in wrt_ids))
+                  for i in node.inputs]
         if not any(needed):
             continue
         graph._grad_context.append(node)
@@ -82,34 +94,41 @@ def _accumulate(cotangent, var, g):
     cotangent[id(var)] = g if prev is None else prev + g
 
 
-def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_grads=None,
-         return_disconnected="zero"):
-    """Gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list), as graphs.
+def _as_list(x):
+    """(list, how to give the result back): a single variable, a list or a tuple, as Theano does."""
+    if isinstance(x, Variable):
+        return [x], lambda r: r[0]
+    if isinstance(x, tuple):
+        return list(x), tuple
+    return list(x), list
+
+
+def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True, known_grads=None,
+         return_disconnected="zero", null_gradients="raise"):
+    """Gradient of the scalar ``cost`` with respect to ``wrt`` (a variable, list or tuple), as graphs.
 
     ``known_grads`` ({variable: gradient}) seeds gradients of intermediate
     variables (then ``cost`` may be None); ``consider_constant`` lists
-    variables to treat as constants; ``disconnected_inputs`` is 'raise',
+    variables whose ancestors are treated as constants; ``disconnected_inputs`` is 'raise',
     'warn' or 'ignore' for variables the cost does not depend on (those get
-    zeros, or None with ``return_disconnected='none'``).
+    zeros, or None with ``return_disconnected='none'``).  As in Theano, an integer ``wrt``
+    gets the gradient it would have as a real number, an integer ``cost`` is allowed (its
+    integer operations pass zero gradients), and with ``add_names`` the gradient of a named
+    cost with respect to a named variable is named ``(dcost/dx)``.
     """
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
-    single = isinstance(wrt, Variable)
-    wrt = [wrt] if single else list(wrt)
+    wrt, give_back = _as_list(wrt)
     for w in wrt:
         if not isinstance(w, Variable):
             raise TypeError(f"grad: wrt must hold symbolic variables, got {type(w).__name__}")
-        if not w.type.is_float:
-            raise TypeError(f"grad: cannot differentiate with respect to {w.describe()}: it is not a float tensor")
     seeds = {}
     if cost is not None:
         cost = as_variable(cost)
         if cost.ndim != 0:
             raise TypeError(f"grad: the cost must be a scalar, got {cost.describe()}; reduce it (e.g. .sum()) "
                             "or use jacobian / Lop for non-scalar outputs")
-        if not cost.type.is_float:
-            raise TypeError(f"grad: the cost {cost.describe()} is not a float; it has no gradient")
-        seeds[cost] = as_variable(np.ones((), dtype=cost.dtype))
+        seeds[cost] = as_variable(np.ones((), dtype=cost.dtype if cost.type.is_float else config.floatX))
     for var, g in (known_grads or {}).items():
         g = as_variable(g)
         if g.ndim != var.ndim:
@@ -117,21 +136,75 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", known_g
         seeds[var] = g
     if not seeds:
         raise TypeError("grad: give a cost or known_grads")
-    results = backprop(seeds, wrt, consider_constant)
+    results = backprop(seeds, wrt, consider_constant, int_wrt=True)
+    connected = _connected(list(seeds), [v for v in consider_constant or () if all(v is not w for w in wrt)])
     out = []
     for w, g in zip(wrt, results):
-        if g is None:
-            msg = (f"grad: the cost does not depend on {w.describe()} (it is not part of the graph, or every path "
-                   "to it goes through a non-differentiable or integer op)")
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(msg + "; pass disconnected_inputs='ignore' to get zeros")
-            if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=2)
-            if return_disconnected == "zero":
-                from .tensor import zeros_like
-                g = zeros_like(w)
+        if id(w) not in connected:  # (a scan may still hand back zeros for an initial state it never reads)
+            g = _missing_gradient(w, False, disconnected_inputs, return_disconnected)
+        elif g is None:
+            g = _missing_gradient(w, True, disconnected_inputs, return_disconnected)
+        elif add_names and cost is not None and cost.name and w.name and g.owner is not None:
+            g.name = f"(d{cost.name}/d{w.name})"
         out.append(g)
-    return out[0] if single else out
+    return give_back(out)
+
+
+def _connected(outputs, stop):
+    """ids of the variables ``outputs`` depend on through a path that carries gradients (possibly zero ones,
+    such as integer steps): not through disconnected_grad, nor through a shape, nor above ``stop``, and
+    through an op with a ``connection_pattern`` (scan) only from the inputs its live outputs depend on."""
+    from .ops.basic import Shape, ShapeI
+    live = {id(v) for v in outputs}
+    for node in reversed(toposort(outputs, stop_at=stop)):
+        outs = [id(o) in live for o in node.outputs]
+        if not any(outs) or isinstance(node.op, (Shape, ShapeI)) or (
+                isinstance(node.op, GradTransform) and node.op.mode == "disconnected"):
+            continue
+        pattern = node.op.connection_pattern(node) if hasattr(node.op, "connection_pattern") else None
+        for i, v in enumerate(node.inputs):
+            if pattern is None or any(p and o for p, o in zip(pattern[i], outs)):
+                live.add(id(v))
+    return live
+
+
+def _missing_gradient(w, connected, disconnected_inputs, return_disconnected):
+    """The gradient of a ``wrt`` that got none: zeros when the cost depends on it only through integer or
+    piecewise-constant steps; otherwise Theano's disconnected-input handling."""
+    from .tensor import cast, zeros_like
+    zeros = zeros_like(w) if w.type.is_float else cast(zeros_like(w), config.floatX)
+    if connected:
+        return zeros
+    msg = f"grad: the cost does not depend on {w.describe()} (it is not part of the graph, or cut by disconnected_grad)"
+    if disconnected_inputs == "raise":
+        raise DisconnectedInputError(msg + "; pass disconnected_inputs='ignore' to get zeros")
+    if disconnected_inputs == "warn":
+        warnings.warn(msg, stacklevel=3)
+    if return_disconnected in ("zero", "Zero"):
+        return zeros
+    if return_disconnected in ("none", "None", "Disconnected"):
+        return None
+    raise ValueError(f"grad: return_disconnected must be 'zero', 'None' or 'Disconnected', got {return_disconnected!r}")
+
+
+def subgraph_grad(wrt, end, start=None, cost=None, details=False):
+    """Theano's gradient by pieces: the gradients of ``cost`` (and of the seeds ``start``, {variable:
+    gradient}) with respect to ``wrt`` and ``end``, not looking above ``end``.  Returns (wrt grads,
+    end grads) -- feed ``dict(zip(end, end_grads))`` as ``start`` of the next piece down the graph
+    (with ``details``: also the grads from ``start`` and from ``cost`` separately)."""
+    if cost is None and start is None:
+        raise ValueError("subgraph_grad: give a cost, or start gradients, or both")
+    params = list(wrt) + [v for v in end if all(v is not w for w in wrt)]
+    start_grads = cost_grads = None
+    if start:
+        start_grads = grad(None, params, consider_constant=end, disconnected_inputs="ignore", known_grads=start)
+    if cost is not None:
+        cost_grads = grad(cost, params, consider_constant=end, disconnected_inputs="ignore")
+    both = [a if b is None else (b if a is None else a + b)
+            for a, b in zip(start_grads or [None] * len(params), cost_grads or [None] * len(params))]
+    by_var = dict(zip(map(id, params), both))
+    wrt_grads, end_grads = [by_var[id(v)] for v in wrt], [by_var[id(v)] for v in end]
+    return (wrt_grads, end_grads, start_grads, cost_grads) if details else (wrt_grads, end_grads)
 
 
 def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="ignore"):
@@ -147,10 +220,10 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="ignore
 
 def Rop(f, wrt, eval_points, disconnected_outputs="ignore"):
     """Jacobian-vector product (df/dwrt) v, by the double-VJP trick: the VJP u -> J^T u is linear
-    in u, so its own VJP with cotangent v is J v."""
+    in u, so its own VJP with cotangent v is J v.  ``f`` may be a variable, a list or a tuple; the
+    result has the same form."""
     from .tensor import zeros_like
-    single_f = isinstance(f, Variable)
-    fs = [f] if single_f else list(f)
+    fs, give_back = _as_list(f)
     wrts = [wrt] if isinstance(wrt, Variable) else list(wrt)
     vs = [eval_points] if isinstance(eval_points, Variable) or not isinstance(eval_points, (list, tuple)) \
         else list(eval_points)
@@ -161,7 +234,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="ignore"):
     jv = grad(None, us, known_grads={g: as_variable(v) for g, v in zip(jt_u, vs)}, disconnected_inputs="ignore")
     # J v no longer depends on u's value, only (possibly) on its shape: substitute f itself.
     jv = graph.clone_replace(jv, {u: zeros_like(o) for u, o in zip(us, fs)})
-    return jv[0] if single_f else jv
+    return give_back(jv)
 
 
 def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
@@ -202,6 +275,16 @@ def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
 def zero_grad(x):
     """x in the forward pass; its gradient is zero."""
     return GradTransform("zero")(x)
+
+
+def consider_constant(x):
+    """x in the forward pass; its gradient is zero (Theano's consider_constant, the same as zero_grad)."""
+    return GradTransform("zero")(x)
+
+
+def grad_scale(x, multiplier):
+    """x in the forward pass; the gradient flowing through it is multiplied by ``multiplier``."""
+    return GradTransform("scale", float(multiplier))(x)
 
 
 def disconnected_grad(x):

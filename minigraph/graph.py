@@ -23,19 +23,40 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _DTYPE_NAMES = {}  # anything np.dtype() accepts -> canonical name ('float32', ...)
 
 
+def _from_broadcastable(pattern):
+    """Theano's broadcastable pattern (True: length 1, False: any length) as a static shape."""
+    pattern = tuple(pattern)
+    if not all(isinstance(b, (bool, np.bool_)) for b in pattern):
+        raise TypeError(f"a broadcastable pattern holds only booleans, got {pattern}")
+    return tuple(1 if b else None for b in pattern)
+
+
 class TensorType:
-    """A dtype plus a static shape whose entries are ints or ``None`` (known only at run time)."""
+    """A dtype plus a static shape whose entries are ints or ``None`` (known only at run time).
+
+    Theano's broadcastable pattern is accepted too, as ``broadcastable=`` or as a second argument made
+    only of booleans: ``TensorType('float64', (False, True))`` is the static shape ``(None, 1)``.
+    """
 
     __slots__ = ("dtype", "shape")
 
-    def __init__(self, dtype, shape):
-        name = _DTYPE_NAMES.get(dtype)
-        if name is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
-            name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
-        self.dtype = name
+    def __init__(self, dtype, shape=None, name=None, broadcastable=None):
+        canon = _DTYPE_NAMES.get(dtype)  # ``name`` (Theano's type name) is accepted and unused
+        if canon is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
+            canon = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+        self.dtype = canon
+        if broadcastable is not None:
+            if shape is not None:
+                raise TypeError("TensorType: give a static shape or a broadcastable pattern, not both")
+            shape = _from_broadcastable(broadcastable)
+        elif shape is None:
+            raise TypeError("TensorType needs a static shape (or Theano's broadcastable pattern)")
         shape = tuple(shape)
         for s in shape:
-            if s is not None and (type(s) is not int or s < 0):  # rare: numpy ints, or an error
+            if s is not None and (type(s) is not int or s < 0):  # rare: booleans, numpy ints, or an error
+                if any(isinstance(b, (bool, np.bool_)) for b in shape):  # never read True/False as 1/0
+                    shape = _from_broadcastable(shape)
+                    break
                 shape = tuple(None if s is None else int(s) for s in shape)
                 if any(s is not None and s < 0 for s in shape):
                     raise ValueError(f"static shape entries must be >= 0 or None, got {shape}")
@@ -96,16 +117,20 @@ class TensorType:
 
 
 def _is_safe_cast(value, arr, dtype, allow_downcast):
-    """Theano's rule: True casts anything; None also admits Python numbers and lists into floatX;
-    False admits only lossless casts."""
+    """Theano's rule: True casts anything; None also admits Python numbers and lists whose conversion
+    loses nothing (``[1, 2, 3]`` or ``11.0`` for float32) and Python floats into floatX; False admits
+    only casts numpy calls safe."""
     if allow_downcast or np.can_cast(arr.dtype, dtype, "safe"):
         return True
     if allow_downcast is None and not isinstance(value, (np.ndarray, np.generic)):
-        kind = np.dtype(dtype).kind
-        if kind in "iu" and arr.dtype.kind in "biu":  # Python ints that fit, as Theano allowed
+        if np.dtype(dtype).kind in "iu" and arr.dtype.kind in "biu":  # Python ints that fit
             info = np.iinfo(dtype)
             return arr.size == 0 or (info.min <= arr.min() and arr.max() <= info.max)
-        return dtype == config.floatX and arr.dtype.kind in "biuf"
+        if dtype == config.floatX and arr.dtype.kind in "biuf":
+            return True
+        if arr.dtype.kind in "biufc" and np.dtype(dtype).kind in "fc":
+            with np.errstate(all="ignore"):
+                return bool(np.array_equal(arr.astype(dtype).astype(arr.dtype), arr, equal_nan=arr.dtype.kind in "fc"))
     return False
 
 
@@ -198,6 +223,9 @@ class Op:
 
     def __call__(self, *inputs):
         node = self.make_node(*inputs)
+        if config.compute_test_value != "off":
+            from .testvalue import compute
+            compute(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
     def make_thunk(self, node):
@@ -237,6 +265,20 @@ class NonDifferentiable(TypeError):
     """Raised when a gradient is asked through an op that has none."""
 
 
+class VariableTag:
+    """Free-form annotations on a variable (Theano's ``var.tag``).  A ``test_value`` set here is checked
+    against the variable's type (see ``minigraph.testvalue``)."""
+
+    def __init__(self, var):
+        object.__setattr__(self, "_var", var)
+
+    def __setattr__(self, name, value):
+        if name == "test_value":
+            var = self._var
+            value = var.type.filter(value, allow_downcast=None, what=f"test value of {var}")
+        object.__setattr__(self, name, value)
+
+
 class Variable:
     """A typed symbolic value."""
 
@@ -247,6 +289,14 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
+
+    @property
+    def tag(self):
+        """Annotations (Theano's ``tag``): ``x.tag.test_value = ...`` and anything else code stores there."""
+        tag = self.__dict__.get("tag")
+        if tag is None:
+            tag = self.__dict__["tag"] = VariableTag(self)
+        return tag
 
     dtype = property(lambda self: self.type.dtype)
     ndim = property(lambda self: self.type.ndim)
@@ -328,9 +378,12 @@ class Variable:
     shape = property(lambda self: _T().shape(self))
     size = property(lambda self: _T().prod(_T().shape(self)))
 
-    def sum(self, axis=None, keepdims=False, dtype=None): return _T().sum(self, axis, keepdims, dtype=dtype)
-    def mean(self, axis=None, keepdims=False): return _T().mean(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return _T().prod(self, axis, keepdims)
+    def sum(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().sum(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
+    def mean(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().mean(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
+    def prod(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return _T().prod(self, axis, keepdims, dtype=dtype, acc_dtype=acc_dtype)
     def max(self, axis=None, keepdims=False): return _T().max(self, axis, keepdims)
     def min(self, axis=None, keepdims=False): return _T().min(self, axis, keepdims)
     def var(self, axis=None, keepdims=False, ddof=0): return _T().var(self, axis, keepdims, ddof)
@@ -383,6 +436,8 @@ class Constant(Variable):
     def clone(self):
         return self
 
+    value = property(lambda self: self.data, doc="The constant's value (read-only), as Theano names it.")
+
     def signature(self):
         return (self.type, self.weak, self.data.tobytes())
 
@@ -428,6 +483,9 @@ class Container:
         """The value is now ``array`` on the device; the host copy is stale."""
         self.device = array
         self._value = None
+
+    def __reduce__(self):  # pickled as its value; the copy gets its own lock
+        return Container, (self.value,)
 
 
 class SharedVariable(Variable):
@@ -586,12 +644,14 @@ def graph_inputs(outputs, stop_at=()):
 
 
 @paused_gc
-def clone_replace(outputs, replace=None):
+def clone_replace(outputs, replace=None, strict=True, share_inputs=True):
     """Copy the graph of ``outputs`` with variables substituted per ``replace`` ({old: new}).
 
     Nodes that depend on a replaced variable are rebuilt through ``make_node``,
     so types are re-inferred (e.g. a ``givens`` value with a known shape).
-    Others are shared with the original graph.
+    Others are shared with the original graph.  (``strict`` and ``share_inputs`` are Theano's
+    ``clone`` arguments: replacements must keep the number of dimensions either way, and inputs
+    are always shared.)
     """
     single = isinstance(outputs, Variable)
     outs = [outputs] if single else list(outputs)

@@ -25,6 +25,7 @@ INSTALL_HINT = ("the Graphviz 'dot' program was not found on PATH; install Graph
                 "conda: conda install graphviz). to_dot() and dot_source() work without it.")
 
 HIGHLIGHT = {"color": "#d62728", "penwidth": "2.5"}
+MARK = {"color": "#e0a000", "penwidth": "3", "fillcolor": "#fff1c4"}  # ``mark=``: a path the caller names
 
 # Node styles by kind; the kind is also written as the DOT ``class`` (a CSS class in SVG output).
 STYLES = {
@@ -258,7 +259,15 @@ def _label(lines):
     return graphviz.nohtml(text) if text.startswith("<") and text.endswith(">") else text
 
 
-def _emit(drawing, name, rankdir, lit_nodes, lit_edges):
+def _marked(drawing, variables):
+    """Nodes that draw ``variables`` (top level), and the indices of the value edges between them."""
+    nodes = {drawing._src[(None, id(v))] for v in variables if (None, id(v)) in drawing._src}
+    edges = {i for i, e in enumerate(drawing.edges)
+             if e["kind"] in _FLOW and e["src"] in nodes and e["dst"] in nodes}
+    return nodes, edges
+
+
+def _emit(drawing, name, rankdir, lit_nodes, lit_edges, marked=(set(), set())):
     import graphviz
     g = graphviz.Digraph(name=name)
     g.attr(rankdir=rankdir, fontname="Helvetica", nodesep="0.3", ranksep="0.4")
@@ -269,6 +278,8 @@ def _emit(drawing, name, rankdir, lit_nodes, lit_edges):
         for nd in drawing.nodes:
             if nd["cluster"] == cluster:
                 attrs = dict(STYLES[nd["kind"]], **{"class": nd["kind"]})
+                if nd["name"] in marked[0]:
+                    attrs.update(MARK)
                 if nd["name"] in lit_nodes:
                     attrs.update(HIGHLIGHT)
                 container.node(nd["name"], _label(nd["lines"]), **attrs)
@@ -285,6 +296,8 @@ def _emit(drawing, name, rankdir, lit_nodes, lit_edges):
         attrs = dict(EDGE_STYLES[e["kind"]])
         if e["label"]:
             attrs["label"] = _label([e["label"]])
+        if i in marked[1]:
+            attrs.update(color=MARK["color"], penwidth=MARK["penwidth"])
         if i in lit_edges:
             attrs.update(HIGHLIGHT)
         g.edge(e["src"], e["dst"], **attrs)
@@ -292,7 +305,7 @@ def _emit(drawing, name, rankdir, lit_nodes, lit_edges):
 
 
 def to_dot(outputs, show_shapes=False, show_dtypes=False, highlight_from=None, cost=None, name="graph",
-           rankdir="TB", expand_scan=True):
+           rankdir="TB", expand_scan=True, mark=()):
     """A ``graphviz.Digraph`` of ``outputs``: a Variable, a list of them, or a compiled Function.
 
     For a Function its rewritten graph is drawn, each update as a dashed edge into its shared
@@ -300,7 +313,9 @@ def to_dot(outputs, show_shapes=False, show_dtypes=False, highlight_from=None, c
     ``grad`` are purple and linked by a dotted 'grad of' edge to the forward node they
     differentiate.  ``highlight_from=v`` paints every node and edge on a path from ``v`` to the
     outputs (or to ``cost``, drawn as an extra output when it is not one).  With ``expand_scan``
-    a scan is a cluster holding its step graph.  In a notebook the Digraph displays itself.
+    a scan is a cluster holding its step graph.  ``mark`` (variables) paints the nodes computing
+    them, and the edges between those nodes, in gold: a path the caller wants seen, e.g. the cell
+    state's path through a gradient.  In a notebook the Digraph displays itself.
     """
     outs, updates, extra_inputs = _roots(outputs)
     single = len(outs) == 1
@@ -321,7 +336,7 @@ def to_dot(outputs, show_shapes=False, show_dtypes=False, highlight_from=None, c
     if highlight_from is not None:
         targets = [out_nodes[-1]] if cost is not None else out_nodes + update_srcs
         lit_nodes, lit_edges = drawing.highlight(highlight_from, targets)
-    return _emit(drawing, name, rankdir, lit_nodes, lit_edges)
+    return _emit(drawing, name, rankdir, lit_nodes, lit_edges, _marked(drawing, mark))
 
 
 def dot_source(outputs, **kwargs):

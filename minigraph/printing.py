@@ -1,4 +1,5 @@
 """Text views of graphs: ``debugprint`` (Theano-style indented tree) and ``pp`` (infix)."""
+import os
 import sys
 
 from .graph import Constant, SharedVariable, Variable
@@ -81,6 +82,25 @@ def debugprint(obj, file=None, print_type=True, ids="CHAR", depth=-1, print_dest
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
           "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
+
+
+def pydotprint(fct, outfile=None, format="png", print_output_file=True, return_image=False, **ignored):
+    """Theano's ``pydotprint``: draw a variable, list or compiled function with graphviz (see
+    ``minigraph.graphviz.render``).  Without ``outfile`` the picture goes to a new temporary file.
+    Theano's styling options are accepted and ignored.  Returns the path (the bytes with ``return_image``)."""
+    import tempfile
+
+    from . import graphviz
+    if outfile is None:
+        handle, outfile = tempfile.mkstemp(prefix="minigraph.pydotprint.", suffix="." + format)
+        os.close(handle)
+    graphviz.render(fct, outfile, format=format)
+    if print_output_file:
+        print("The output file is available at", outfile)
+    if return_image:
+        with open(outfile, "rb") as f:
+            return f.read()
+    return outfile
 
 
 def pp(var, max_chars=20_000, max_inline=160):

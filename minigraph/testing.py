@@ -49,25 +49,42 @@ def check_grad(fun, points, order=1, eps=1e-6, rtol=1e-5, atol=1e-8, n_direction
     gs = grad(cost, xs, disconnected_inputs="ignore")
     f_cost = function(xs, cost, on_unused_input="ignore")
     f_grad = function(xs, gs, on_unused_input="ignore")
-    analytic = [np.asarray(g) for g in f_grad(*points)]
+    analytic = [np.asarray(g, dtype=np.float64) for g in f_grad(*points)]
     for _ in range(n_directions):
         vs = [rng.standard_normal(p.shape) for p in points]
-        plus = f_cost(*[p + eps * v for p, v in zip(points, vs)])
-        minus = f_cost(*[p - eps * v for p, v in zip(points, vs)])
-        numeric = (plus - minus) / (2 * eps)
-        symbolic = sum(float(np.sum(g * v)) for g, v in zip(analytic, vs))
+        # perturb in each input's own dtype; the step actually taken (after rounding) is the direction
+        plus_pts = [(p + eps * v).astype(p.dtype) for p, v in zip(points, vs)]
+        minus_pts = [(p - eps * v).astype(p.dtype) for p, v in zip(points, vs)]
+        numeric = (float(f_cost(*plus_pts)) - float(f_cost(*minus_pts))) / (2 * eps)
+        steps = [(a.astype(np.float64) - b.astype(np.float64)) / (2 * eps) for a, b in zip(plus_pts, minus_pts)]
+        symbolic = sum(float(np.sum(g * d)) for g, d in zip(analytic, steps))
         if not np.isclose(symbolic, numeric, rtol=rtol, atol=atol):
             raise GradientError(f"order-{order} gradient mismatch: symbolic directional derivative {symbolic!r}, "
                                 f"finite differences {numeric!r} (abs err {abs(symbolic - numeric):.3g})")
     return analytic
 
 
-def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None):
-    """Theano's name for ``check_grad`` (first order)."""
+# Theano's verify_grad defaults per dtype: the finite-difference step, and the tolerance
+_EPS = {"float16": 1e-1, "float32": 3e-4, "float64": 1e-6}
+_TOL = {"float16": 5e-2, "float32": 1e-2, "float64": 1e-5}
+
+
+def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=None, rel_tol=None, mode=None,
+                cast_to_output_type=False, no_debug_ref=True):
+    """Theano's ``verify_grad``: ``check_grad`` (first order) with Theano's step and tolerance for the
+    least precise input dtype (float32 points are perturbed in float32, by 3e-4, to 1e-2 relative).
+    ``out_type``, ``mode``, ``cast_to_output_type`` and ``no_debug_ref`` are accepted and unused."""
     if isinstance(rng, np.random.RandomState):
         rng = np.random.default_rng(rng.randint(2**31))
-    check_grad(fun, pt, order=1, eps=eps or 1e-6, rtol=rel_tol or 1e-5, atol=abs_tol or 1e-8,
-               n_directions=n_tests, rng=rng)
+    pt = [np.asarray(p) for p in pt]
+    floats = [p.dtype.name for p in pt if p.dtype.kind == "f"] or ["float64"]
+    coarsest = max(floats, key=lambda d: _EPS.get(d, 1e-6))
+    tol = _TOL.get(coarsest, 1e-5)
+    check_grad(fun, pt, order=1, eps=eps or _EPS.get(coarsest, 1e-6), rtol=rel_tol or tol,
+               atol=abs_tol or (tol if coarsest != "float64" else 1e-8), n_directions=n_tests, rng=rng)
+
+
+verify_grad.E_grad = GradientError
 
 
 def numeric_grad(f, x, eps=1e-6):

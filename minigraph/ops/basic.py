@@ -67,9 +67,7 @@ class Cast(Op):
         return lambda x: _jnp().asarray(x).astype(self.dtype)
 
     def pullback(self, inputs, outputs, gz):
-        if not TensorType(inputs[0].dtype, ()).is_float:
-            return [None]
-        return [gz[0]]
+        return [gz[0]]  # an integer input gets it too (Theano); an integer result passes none (the grad driver)
 
     def __str__(self):
         return f"cast{{{self.dtype}}}"
@@ -242,7 +240,8 @@ def _const_value(v):
 
 @op
 class GradTransform(Op):
-    """Identity forward; the gradient is zeroed ('zero'), cut ('disconnected') or clipped ('clip').
+    """Identity forward; the gradient is zeroed ('zero'), cut ('disconnected'), clipped to [lo, hi]
+    ('clip') or multiplied by lo ('scale').
 
     ``zero_grad`` and ``disconnected_grad`` differ as in Theano: the first
     gives zeros, the second says the input is not connected at all.
@@ -267,9 +266,13 @@ class GradTransform(Op):
             return [T.zeros_like(gz[0])]
         if self.mode == "disconnected":
             return [None]
+        if self.mode == "scale":
+            return [gz[0] * self.lo]
         return [T.clip(gz[0], self.lo, self.hi)]
 
     def __str__(self):
+        if self.mode == "scale":
+            return f"grad_scale{{{self.lo}}}"
         return {"zero": "zero_grad", "disconnected": "disconnected_grad"}.get(self.mode, f"grad_clip{{{self.lo},{self.hi}}}")
 
 

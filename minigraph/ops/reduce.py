@@ -9,6 +9,8 @@ def normalize_axis(axis, ndim, what):
     """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes, validated."""
     if axis is None:
         return tuple(range(ndim))
+    if isinstance(axis, np.ndarray):  # Theano accepts numpy integer arrays (0-d or 1-d) as axes
+        axis = axis.tolist()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -43,6 +45,26 @@ def keep_axes(g, axes, keepdims, ndim):
 
 
 _UFUNC = {np.sum: np.add, np.prod: np.multiply, np.max: np.maximum, np.min: np.minimum}
+
+# Theano's defaults for sum and prod: the dtype of the result, and the dtype the sum accumulates in
+# (float16 and float32 sums are accumulated in a wider float, then rounded once).
+SUM_DTYPE = {"bool": "int64", "int8": "int64", "int16": "int64", "int32": "int64",
+             "uint8": "uint64", "uint16": "uint64", "uint32": "uint64"}
+ACC_DTYPE = dict(SUM_DTYPE, float16="float32", float32="float64", complex64="complex128")
+
+
+def acc_dtype_for(in_dtype, acc_dtype, what):
+    """The accumulator dtype of a sum or product of ``in_dtype``: Theano's default, or ``acc_dtype``
+    checked not to lose precision."""
+    if acc_dtype is None:
+        return ACC_DTYPE.get(in_dtype, in_dtype)
+    acc = np.dtype(acc_dtype).name
+    if np.dtype(in_dtype).kind in "biu" and np.dtype(acc).kind in "fc":
+        return acc
+    if np.result_type(in_dtype, acc).name != acc:
+        raise TypeError(f"{what}: cannot accumulate {in_dtype} values in {acc} without losing precision; "
+                        f"leave acc_dtype out, or use dtype= to choose the result's dtype")
+    return acc
 
 
 @op
@@ -95,10 +117,26 @@ class Reduce(Op):
 
 @op
 class Sum(Reduce):
-    fn = staticmethod(np.sum)
+    """Sum over ``axes``, accumulated in ``acc`` (None: the input's dtype), the result in ``dtype``
+    (None: Theano's default, int64 for small integers and the input's dtype for floats)."""
 
-    def out_dtype(self, dtype):
-        return "int64" if np.dtype(dtype).kind in "biu" else dtype
+    fn = staticmethod(np.sum)
+    acc: str = None
+    dtype: str = None
+
+    def out_dtype(self, dtype):  # dtype: a name
+        return self.dtype or SUM_DTYPE.get(dtype, dtype)
+
+    def perform(self, x):
+        r = type(self).fn(x, axis=self.axes, keepdims=self.keepdims, dtype=self.acc)
+        return np.asarray(r).astype(self.out_dtype(np.asarray(x).dtype.name), copy=False)
+
+    def make_thunk(self, node):
+        if self.acc is None or self.acc == node.inputs[0].dtype == node.outputs[0].dtype:
+            return Reduce.make_thunk(self, node)
+        ufunc, axes, keepdims, acc, out = _UFUNC[type(self).fn], self.axes, self.keepdims, self.acc, \
+            node.outputs[0].dtype
+        return lambda x: np.asarray(ufunc.reduce(x, axis=axes, keepdims=keepdims, dtype=acc)).astype(out, copy=False)
 
     def pullback(self, inputs, outputs, gz):
         x = inputs[0]
@@ -106,11 +144,10 @@ class Sum(Reduce):
 
 
 @op
-class Prod(Reduce):
-    fn = staticmethod(np.prod)
+class Prod(Sum):
+    """Product over ``axes`` (accumulator and result dtypes as for Sum)."""
 
-    def out_dtype(self, dtype):
-        return "int64" if np.dtype(dtype).kind in "biu" else dtype
+    fn = staticmethod(np.prod)
 
     def pullback(self, inputs, outputs, gz):
         # d prod / d x_i = product of the others; out / x_i fails at zeros.  Split x into its zeros and the

@@ -215,6 +215,34 @@ class Stack(Op):
 __all__ = ["DimShuffle", "Reshape", "Concatenate", "Stack", "ShapeI", "_const_int"]
 
 
+@op
+class Unbroadcast(Op):
+    """Identity that forgets static length-1 information on ``axes`` (Theano's ``unbroadcast``): the result
+    may then meet a tensor of any length on those axes without being broadcast."""
+
+    axes: tuple
+
+    def make_node(self, x):
+        x = as_variable(x)
+        for a in self.axes:
+            if not 0 <= a < x.ndim:
+                raise ValueError(f"unbroadcast: axis {a} does not exist in {x.describe()}")
+        shape = tuple(None if a in self.axes else s for a, s in enumerate(x.type.shape))
+        return Apply(self, [x], [TensorType(x.dtype, shape)])
+
+    def perform(self, x):
+        return x
+
+    def pullback(self, inputs, outputs, gz):
+        return [gz[0]]
+
+    def __str__(self):
+        return f"unbroadcast{{{','.join(map(str, self.axes))}}}"
+
+    def lower_jax(self, node):
+        return self.perform
+
+
 def _jnp():
     import jax.numpy as jnp
     return jnp

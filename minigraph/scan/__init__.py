@@ -7,7 +7,8 @@
 * ``rewrites``: the rules that make scans fast (registered in the one rewrite registry).
 """
 from . import rewrites  # noqa: F401  (registers the scan rules)
-from .basic import foldl, foldr, map, reduce, scan  # noqa: A004
-from .op import CheckLength, Scan, ScanError, ScanLayout
+from .basic import foldl, foldr, map, reduce, scan, until  # noqa: A004
+from .op import CheckLength, Scan, ScanError, ScanLayout, ScanTapError
 
-__all__ = ["scan", "map", "reduce", "foldl", "foldr", "Scan", "ScanError", "ScanLayout", "CheckLength"]
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "Scan", "ScanError", "ScanLayout", "ScanTapError",
+           "CheckLength"]

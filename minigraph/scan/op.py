@@ -29,6 +29,11 @@ class ScanError(TypeError):
     """A step function whose outputs do not fit the loop, found while building the graph."""
 
 
+class ScanTapError(ScanError, ValueError):
+    """Taps that cannot work (``outputs_info`` taps that are not distinct and negative): a ValueError, as
+    Theano raises, and a ScanError."""
+
+
 @dataclass(frozen=True)
 class ScanLayout:
     """Where each kind of value sits in a scan's four lists.
@@ -165,6 +170,13 @@ class Scan(Op):
         extra = f", sums={self.n_sums}" if self.n_sums else ""
         return f"scan{{{self.name}, carries={self.n_carry}, ys={self.n_ys}{extra}}}"
 
+    def __getstate__(self):  # the compiled step programs are rebuilt after unpickling, not pickled
+        return {k: v for k, v in self.__dict__.items() if k not in ("steps", "_pattern")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.steps = StepPrograms(self)
+
     def inner_graph(self):
         """The step's outputs (debugprint and the graphviz renderer show them under the scan)."""
         return self.inner_outputs
@@ -206,6 +218,36 @@ class Scan(Op):
     def generated_sources(self):
         """Sources of the step programs and loops compiled so far (see ``Function.sources``)."""
         return self.steps.sources()
+
+    def connection_pattern(self, node):
+        """[input][output] -> whether the output depends on the input through the loop (Theano's
+        connection pattern): an initial state reaches an output only through the steps that read it."""
+        nin, nc = len(self.inner_inputs), self.n_carry
+        if getattr(self, "_pattern", None) is None:
+            from ..graph import ancestors
+            inner = self.inner_inputs
+            pos = {id(v): i for i, v in enumerate(inner)}
+            dep = np.zeros((nin, len(self.inner_outputs)), dtype=bool)
+            for o, out in enumerate(self.inner_outputs):
+                for v in ancestors([out], stop_at=inner):
+                    if id(v) in pos:
+                        dep[pos[id(v)], o] = True
+            carry_rows = slice(self.n_seqs, self.n_seqs + nc)
+            step = dep[carry_rows, :nc].astype(np.int64)  # carry l read by the step that makes carry k
+            reach = np.eye(nc, dtype=np.int64)
+            for _ in range(nc):  # reflexive-transitive closure over the carries
+                reach = np.minimum(reach + reach @ step, 1)
+            through = reach @ dep[carry_rows].astype(np.int64) > 0  # carry l at some step -> output
+            outer = np.zeros((1 + nin, len(self.inner_outputs)), dtype=bool)
+            outer[0] = True  # n_steps
+            for i in range(nin):
+                direct = dep[i]
+                feeds = dep[i, :nc].astype(np.int64) @ through.astype(np.int64) > 0 if nc else direct & False
+                outer[1 + i] = direct | feeds
+            for k in range(nc):  # an initial state enters as the carry of step 0
+                outer[1 + self.n_seqs + k] = through[k]
+            object.__setattr__(self, "_pattern", outer.tolist())
+        return self._pattern
 
     def pullback(self, inputs, outputs, cotangents):
         from .grad import scan_pullback

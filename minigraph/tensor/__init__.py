@@ -1,5 +1,6 @@
 """``minigraph.tensor`` (import it as ``T``): symbolic tensor constructors and operations,
 named as in Theano's ``theano.tensor``."""
+import builtins
 import sys as _sys
 
 import numpy as np
@@ -53,6 +54,41 @@ for _p, _dt in _PREFIXES.items():
         globals()[_p + _kind] = _constructor(_shape, _dt, f"A {_dt} {_kind}.")
 
 
+
+
+def _plural(single):
+    """Theano's plural constructors: ``vectors('x', 'y')``, ``vectors('xy')`` (one per letter), ``vectors(3)``."""
+    def make(*names, dtype=None):
+        kw = {} if dtype is None else {"dtype": dtype}
+        if names and isinstance(names[0], (int, np.integer)):
+            return [single(**kw) for _ in range(int(names[0]))]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return single(names, **kw)
+        return [single(name, **kw) for name in names]
+    make.__doc__ = f"Several {single.__name__ if hasattr(single, '__name__') else ''} inputs, one per name."
+    return make
+
+
+_KINDS = ("scalar", "vector", "row", "col", "matrix", "tensor3", "tensor4")
+_PLURAL = {"scalar": "scalars", "vector": "vectors", "row": "rows", "col": "cols", "matrix": "matrices",
+           "tensor3": "tensor3s", "tensor4": "tensor4s"}
+for _p in ("",) + tuple(_PREFIXES):
+    for _kind in _KINDS:
+        globals()[_p + _PLURAL[_kind]] = _plural(globals()[_p + _kind])
+
+# Theano's dtype groups (theano.tensor.float_dtypes, discrete_dtypes, ...)
+int_dtypes = ["int8", "int16", "int32", "int64"]
+uint_dtypes = ["uint8", "uint16", "uint32", "uint64"]
+float_dtypes = ["float16", "float32", "float64"]
+complex_dtypes = ["complex64", "complex128"]
+integer_dtypes = int_dtypes + uint_dtypes
+discrete_dtypes = ["bool"] + integer_dtypes
+continuous_dtypes = float_dtypes + complex_dtypes
+all_dtypes = discrete_dtypes + continuous_dtypes
+
+
 def as_tensor_variable(x, name=None, ndim=None):
     v = as_variable(x)
     if ndim is not None and v.ndim != ndim:
@@ -91,13 +127,36 @@ neg = _e.Neg()
 exp, log, log1p, expm1 = _e.Exp(), _e.Log(), _e.Log1p(), _e.Expm1()
 sqrt, sin, cos, tanh = _e.Sqrt(), _e.Sin(), _e.Cos(), _e.Tanh()
 sigmoid, softplus = _e.Sigmoid(), _e.Softplus()
-sqr, sign, floor, ceil, round = _e.Sqr(), _e.Sign(), _e.Floor(), _e.Ceil(), _e.Round()
+sqr, sign, floor, ceil, trunc = _e.Sqr(), _e.Sign(), _e.Floor(), _e.Ceil(), _e.Trunc()
+sgn = sign
+round_half_to_even, round_half_away_from_zero = _e.Round(), _e.RoundHalfAwayFromZero()
+tan, arcsin, arccos, arctan, arctan2 = _e.Tan(), _e.ArcSin(), _e.ArcCos(), _e.ArcTan(), _e.ArcTan2()
+sinh, cosh, arcsinh, arccosh, arctanh = _e.Sinh(), _e.Cosh(), _e.ArcSinh(), _e.ArcCosh(), _e.ArcTanh()
+log2, log10, exp2 = _e.Log2(), _e.Log10(), _e.Exp2()
+deg2rad, rad2deg, conj = _e.Deg2Rad(), _e.Rad2Deg(), _e.Conj()
 isnan, isinf = _e.IsNan(), _e.IsInf()
 identity = _e.Identity()
 tensor_copy = identity
 abs = abs_ = _e.Abs()
 switch = _e.switch
 where = _e.switch
+
+
+def round(a, mode=None):
+    """Round to the nearest integer; ``mode`` is 'half_away_from_zero' (Theano's default, like C) or
+    'half_to_even' (numpy's)."""
+    mode = mode or "half_away_from_zero"
+    if mode == "half_away_from_zero":
+        return round_half_away_from_zero(a)
+    if mode == "half_to_even":
+        return round_half_to_even(a)
+    raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', got {mode!r}")
+
+
+def ceil_intdiv(a, b):
+    """Integer division rounded up: ceil(a / b) computed exactly on integers."""
+    q = int_div(a, b)
+    return q + cast(neq(mod(a, b), 0), q.dtype)
 
 
 def pow(a, b):
@@ -135,18 +194,26 @@ reciprocal = inv
 
 # --------------------------------------------------------------------------- reductions
 
-def _reduce(cls, x, axis, keepdims, what):
+def _reduce(cls, x, axis, keepdims, what, **params):
     x = as_variable(x)
-    return cls(normalize_axis(axis, x.ndim, what), bool(keepdims))(x)
+    return cls(normalize_axis(axis, x.ndim, what), bool(keepdims), **params)(x)
 
 
-def sum(x, axis=None, keepdims=False, dtype=None):
-    out = _reduce(_r.Sum, x, axis, keepdims, "sum")
-    return cast(out, dtype) if dtype else out
+def _acc_params(x, dtype, acc_dtype, what):
+    x = as_variable(x)
+    acc = _r.acc_dtype_for(x.dtype, acc_dtype, what)
+    out = None if dtype is None else (config.floatX if dtype == "floatX" else np.dtype(dtype).name)
+    return {"acc": None if acc == x.dtype else acc, "dtype": out}
 
 
-def prod(x, axis=None, keepdims=False):
-    return _reduce(_r.Prod, x, axis, keepdims, "prod")
+def sum(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+    """Sum over ``axis``.  As in Theano, float16/float32 sums accumulate in float32/float64 (``acc_dtype``
+    overrides), integers give int64 (``dtype`` overrides), and the result keeps the input's float dtype."""
+    return _reduce(_r.Sum, x, axis, keepdims, "sum", **_acc_params(x, dtype, acc_dtype, "sum"))
+
+
+def prod(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+    return _reduce(_r.Prod, x, axis, keepdims, "prod", **_acc_params(x, dtype, acc_dtype, "prod"))
 
 
 def max(x, axis=None, keepdims=False):
@@ -173,6 +240,11 @@ def argmin(x, axis=None, keepdims=False):
     return _r.Argmin(axes, bool(keepdims))(x)
 
 
+def max_and_argmax(x, axis=None, keepdims=False):
+    """[max, argmax] over ``axis`` (None: the whole tensor; argmax then indexes the flattened tensor)."""
+    return [max(x, axis, keepdims), argmax(x, axis, keepdims)]
+
+
 def _count(x, axes):
     """Number of elements reduced over ``axes``, as a constant when the static shape allows."""
     dims = [x.type.shape[a] for a in axes]
@@ -184,16 +256,20 @@ def _count(x, axes):
     return n
 
 
-def mean(x, axis=None, keepdims=False, dtype=None):
+def mean(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+    """Mean over ``axis``, as Theano computes it: the sum accumulates in float64 for float32 input (in
+    float32 for float16), integers give float64, and the result has the input's float dtype (or ``dtype``)."""
     x = as_variable(x)
     axes = normalize_axis(axis, x.ndim, "mean")
-    s = sum(x, axes, keepdims)
+    sum_dtype = dtype if dtype is not None else ("float32" if x.dtype == "float16" else None)
+    s = sum(x, axes, keepdims, dtype=sum_dtype, acc_dtype=acc_dtype)
     if not TensorType(s.dtype, ()).is_float:
-        s = cast(s, config.floatX)
-    if dtype is not None:
-        s = cast(s, dtype)
+        s = cast(s, "float64")
     n = _count(x, axes)
-    return true_div(s, cast(n, s.dtype) if isinstance(n, Variable) else n)
+    s = true_div(s, cast(n, s.dtype) if isinstance(n, Variable) else n)
+    if dtype == "float16" or (dtype is None and x.dtype == "float16"):
+        s = cast(s, "float16")
+    return s
 
 
 def var(x, axis=None, keepdims=False, ddof=0, corrected=False):
@@ -242,6 +318,9 @@ def transpose(x, *axes):
 def swapaxes(x, a, b):
     x = as_variable(x)
     perm = list(range(x.ndim))
+    for axis in (a, b):
+        if not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+            raise IndexError(f"swapaxes: axis {axis!r} is out of range for {x.describe()}")
     a, b = a % x.ndim, b % x.ndim
     perm[a], perm[b] = perm[b], perm[a]
     return dimshuffle(x, *perm)
@@ -287,6 +366,59 @@ def expand_dims(x, axis):
     pattern = list(range(x.ndim))
     pattern.insert(axis % (x.ndim + 1), "x")
     return dimshuffle(x, *pattern)
+
+
+def tile(x, reps, ndim=None):
+    """``x`` repeated ``reps[i]`` times along each axis (numpy.tile); ``reps`` may hold symbolic scalars."""
+    x = as_variable(x)
+    reps = [reps] if isinstance(reps, (int, np.integer)) or (isinstance(reps, Variable) and reps.ndim == 0) \
+        else list(reps)
+    n = ndim if ndim is not None else builtins.max(len(reps), x.ndim)
+    if n < x.ndim or n < len(reps):
+        raise ValueError(f"tile: ndim={n} is smaller than {x.describe()} or reps {reps}")
+    x = dimshuffle(x, *(["x"] * (n - x.ndim) + list(range(x.ndim))))
+    reps = [1] * (n - len(reps)) + reps
+    dims = [x.type.shape[a] if x.type.shape[a] is not None else shape_i(x, a) for a in range(n)]
+    spread = dimshuffle(x, *[p for a in range(n) for p in ("x", a)])
+    grown = alloc(spread, *[d for r, s in zip(reps, dims) for d in (r, s)])
+    return reshape(grown, tuple(r * s for r, s in zip(reps, dims)))
+
+
+def unbroadcast(x, *axes):
+    """``x`` with axes ``axes`` no longer known to have length 1 (so they never broadcast)."""
+    x = as_variable(x)
+    axes = tuple(sorted({a % x.ndim for a in axes if x.type.shape[a % x.ndim] == 1}))
+    return _s.Unbroadcast(axes)(x) if axes else x
+
+
+def addbroadcast(x, *axes):
+    """``x`` with axes ``axes`` stated to have length 1 (checked when the graph runs)."""
+    x = as_variable(x)
+    axes = {a % x.ndim for a in axes}
+    return specify_shape(x, [1 if a in axes else s for a, s in enumerate(x.type.shape)]) if axes else x
+
+
+def patternbroadcast(x, broadcastable):
+    """``x`` with Theano's broadcastable pattern: True axes have length 1, False axes may have any length."""
+    x = as_variable(x)
+    if len(broadcastable) != x.ndim:
+        raise ValueError(f"patternbroadcast: pattern {tuple(broadcastable)} does not fit {x.describe()}")
+    x = addbroadcast(x, *[a for a, b in enumerate(broadcastable) if b])
+    return unbroadcast(x, *[a for a, b in enumerate(broadcastable) if not b])
+
+
+def shape_padleft(x, n_ones=1):
+    x = as_variable(x)
+    return dimshuffle(x, *(["x"] * n_ones + list(range(x.ndim))))
+
+
+def shape_padright(x, n_ones=1):
+    x = as_variable(x)
+    return dimshuffle(x, *(list(range(x.ndim)) + ["x"] * n_ones))
+
+
+def shape_padaxis(x, axis):
+    return expand_dims(x, axis)
 
 
 def squeeze(x):
@@ -375,10 +507,12 @@ def arange(start, stop=None, step=1, dtype=None):
 # --------------------------------------------------------------------------- linear algebra
 
 def dot(a, b):
-    """numpy.dot: matrix/vector products; (..., k) x (k, n) for higher-rank first operands."""
+    """numpy.dot: matrix/vector products; above 2-D, a sum over a's last axis and b's second-to-last."""
     a, b = as_variable(a), as_variable(b)
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
+    if b.ndim > 2:
+        return tensordot(a, b, [[a.ndim - 1], [b.ndim - 2]])
     return _l.Dot()(a, b)
 
 
@@ -396,23 +530,53 @@ def matmul(a, b):
     return _l.Matmul()(a, b)
 
 
-batched_dot = matmul
+def batched_dot(a, b):
+    """Theano's batched_dot: ``dot(a[i], b[i])`` for each i along the first (batch) axis.
+
+    (B, n, k) x (B, k, m) -> (B, n, m); (B, n, k) x (B, k) -> (B, n); (B, k) x (B, k) -> (B,); a 1-D operand
+    scales the other's batch entries."""
+    a, b = as_variable(a), as_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise TypeError(f"batched_dot: both operands need a batch axis, got {a.describe()} and {b.describe()}")
+    if a.ndim == 1:
+        return dimshuffle(a, 0, *["x"] * (b.ndim - 1)) * b
+    if b.ndim == 1:
+        return a * dimshuffle(b, 0, *["x"] * (a.ndim - 1))
+    if a.ndim > 3 or b.ndim > 3:
+        raise NotImplementedError(f"batched_dot above 3-D ({a.describe()}, {b.describe()}); use batched_tensordot")
+    a3 = expand_dims(a, 1) if a.ndim == 2 else a
+    b3 = expand_dims(b, 2) if b.ndim == 2 else b
+    out = _l.Matmul()(a3, b3)
+    if b.ndim == 2:
+        out = out[:, :, 0]
+    return out[:, 0] if a.ndim == 2 else out
+
+
+def tensordot(a, b, axes=2):
+    """numpy.tensordot: ``axes`` is a count (a's last n with b's first n) or two lists of axes to sum over;
+    the result has a's remaining axes, then b's."""
+    a, b = as_variable(a), as_variable(b)
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > builtins.min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: cannot sum over {n} axes of {a.describe()} and {b.describe()}")
+        a_axes, b_axes = list(range(a.ndim - n, a.ndim)), list(range(n))
+    else:
+        a_axes, b_axes = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
+        if len(a_axes) != len(b_axes):
+            raise ValueError(f"tensordot: axes {axes} must list as many axes of each operand")
+        for axs, v in ((a_axes, a), (b_axes, b)):
+            normalize_axis(axs, v.ndim, "tensordot")  # validates: in range, no repeats
+        a_axes, b_axes = [int(x) % a.ndim for x in a_axes], [int(x) % b.ndim for x in b_axes]
+    # Tensordot(n) sums over the first n axes of both: move the summed axes to the front, pairwise
+    a_front = dimshuffle(a, *a_axes, *[i for i in range(a.ndim) if i not in a_axes])
+    b_front = dimshuffle(b, *b_axes, *[i for i in range(b.ndim) if i not in b_axes])
+    return _l.Tensordot(len(a_axes))(a_front, b_front)
 
 
 def outer(a, b):
     a, b = as_variable(a), as_variable(b)
     return mul(dimshuffle(flatten(a) if a.ndim != 1 else a, 0, "x"), dimshuffle(flatten(b) if b.ndim != 1 else b, "x", 0))
-
-
-def tensordot(a, b, axes=2):
-    """Contract the first ``axes`` axes of ``b`` with the last ``axes`` of ``a`` (numpy's int form)."""
-    a, b = as_variable(a), as_variable(b)
-    if not isinstance(axes, (int, np.integer)):
-        raise NotImplementedError("tensordot supports an integer number of axes")
-    n = int(axes)
-    # numpy: sum over a's last n and b's first n axes -> move a's last n to the front
-    a_front = dimshuffle(a, *range(a.ndim - n, a.ndim), *range(a.ndim - n))
-    return _l.Tensordot(n)(a_front, b)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -423,7 +587,8 @@ _graph._TensorAPI.module = _sys.modules[__name__]
 _e.T.bind(_sys.modules[__name__])
 
 # Theano's tensor namespace also holds the gradient functions (T.grad): a documented upward import.
-from ..grad import Lop, Rop, disconnected_grad, grad, grad_clip, hessian, jacobian, zero_grad  # noqa: E402
+from ..grad import (Lop, Rop, consider_constant, disconnected_grad, grad, grad_clip, grad_scale,  # noqa: E402
+                    hessian, jacobian, subgraph_grad, zero_grad)
 from . import nnet  # noqa: E402
 
 __all__ = [  # the T namespace, as in theano.tensor
@@ -445,4 +610,18 @@ __all__ = [  # the T namespace, as in theano.tensor
     "tensor", "tensor3", "tensor4", "tensor_copy", "tensordot", "transpose", "true_div", "var", "vector",
     "wcol", "where", "wmatrix", "wrow", "wscalar", "wtensor3", "wtensor4", "wvector", "xor", "zcol",
     "zero_grad", "zeros", "zeros_like", "zmatrix", "zrow", "zscalar", "ztensor3", "ztensor4", "zvector",
+] + [  # Theano names added for porting
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "log2",
+    "log10", "exp2", "sgn", "trunc", "round_half_to_even", "round_half_away_from_zero", "deg2rad", "rad2deg",
+    "conj", "ceil_intdiv", "max_and_argmax", "tile", "unbroadcast", "addbroadcast", "patternbroadcast",
+    "shape_padleft", "shape_padright", "shape_padaxis", "int_dtypes", "uint_dtypes", "float_dtypes",
+    "complex_dtypes", "integer_dtypes", "discrete_dtypes", "continuous_dtypes", "all_dtypes",
+    "consider_constant", "grad_scale", "subgraph_grad", "scalars", "vectors", "rows", "cols", "matrices",
+    "tensor3s", "tensor4s", "bscalars", "bvectors", "brows", "bcols", "bmatrices", "btensor3s", "btensor4s",
+    "wscalars", "wvectors", "wrows", "wcols", "wmatrices", "wtensor3s", "wtensor4s", "iscalars", "ivectors",
+    "irows", "icols", "imatrices", "itensor3s", "itensor4s", "lscalars", "lvectors", "lrows", "lcols",
+    "lmatrices", "ltensor3s", "ltensor4s", "fscalars", "fvectors", "frows", "fcols", "fmatrices", "ftensor3s",
+    "ftensor4s", "dscalars", "dvectors", "drows", "dcols", "dmatrices", "dtensor3s", "dtensor4s", "cscalars",
+    "cvectors", "crows", "ccols", "cmatrices", "ctensor3s", "ctensor4s", "zscalars", "zvectors", "zrows",
+    "zcols", "zmatrices", "ztensor3s", "ztensor4s",
 ]

@@ -6,18 +6,84 @@ from .. import tensor as _T
 sigmoid = _T.sigmoid
 softplus = _T.softplus
 relu = _T.relu
-ultra_fast_sigmoid = hard_sigmoid = _T.sigmoid  # accepted for old code; computed exactly
+ultra_fast_sigmoid = _T.sigmoid  # Theano's fast approximation; computed exactly here
+
+
+def hard_sigmoid(x):
+    """Theano's piecewise-linear sigmoid: clip(0.2 x + 0.5, 0, 1)."""
+    return _T.clip(as_variable(x) * 0.2 + 0.5, 0, 1)
+
+
+def _rows_of(x, axis=-1):
+    """Theano's softmax family works on rows: a vector becomes one row (1, n), normalised along it."""
+    x = as_variable(x)
+    if x.ndim == 1 and axis in (0, -1):
+        return _T.dimshuffle(x, "x", 0), -1
+    return x, axis
 
 
 def softmax(x, axis=-1):
+    """Softmax along ``axis``; a vector gives a (1, n) row, as in Theano."""
+    x, axis = _rows_of(x, axis)
     return _n.Softmax(axis)(x)
 
 
 def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed exactly; a vector gives a (1, n) row, as in Theano."""
+    x, axis = _rows_of(x, axis)
     return _n.LogSoftmax(axis)(x)
 
 
 logsoftmax = log_softmax
+softmax_op = softmax
+
+
+def softmax_graph(c):
+    """Softmax of the rows of ``c`` written out as exp(c - max) / sum(exp(c - max))."""
+    c, _ = _rows_of(c)
+    e = _T.exp(c - _T.max(c, axis=-1, keepdims=True))
+    return e / _T.sum(e, axis=-1, keepdims=True)
+
+
+def softmax_with_bias(x, b):
+    """softmax(x + b) for a matrix x and a bias vector b."""
+    return softmax(as_variable(x) + b)
+
+
+def softsign(x):
+    x = as_variable(x)
+    return x / (1.0 + _T.abs(x))
+
+
+def elu(x, alpha=1):
+    x = as_variable(x)
+    return _T.switch(_T.gt(x, 0), x, alpha * _T.expm1(x))
+
+
+def selu(x):
+    return 1.0507009873554804934193349852946 * elu(x, 1.6732632423543772848170429916717)
+
+
+def crossentropy_categorical_1hot(coding_dist, true_one_of_n):
+    """-log(coding_dist[i, true_one_of_n[i]]) for each row i."""
+    return categorical_crossentropy(coding_dist, true_one_of_n)
+
+
+def crossentropy_softmax_1hot(x, y_idx):
+    """(nll, softmax(x)): the negative log-likelihood of the integer labels ``y_idx`` and the softmax."""
+    sm = softmax(x)
+    return categorical_crossentropy(sm, y_idx), sm
+
+
+def crossentropy_softmax_1hot_with_bias(x, b, y_idx):
+    return crossentropy_softmax_1hot(as_variable(x) + b, y_idx)
+
+
+def crossentropy_softmax_argmax_1hot_with_bias(x, b, y_idx):
+    """(nll, softmax(x + b), argmax(x + b)) as in Theano."""
+    z = as_variable(x) + b
+    nll, sm = crossentropy_softmax_1hot(z, y_idx)
+    return nll, sm, _T.argmax(z, axis=-1)
 
 
 def categorical_crossentropy(coding_dist, true_dist):

@@ -9,7 +9,8 @@ import minigraph as theano
 import minigraph.tensor as T
 from minigraph.testing import GradientError, check_grad
 
-from lstm.cells import GRUCell, LSTMCell, RNNCell
+from lstm.cells import CELLS as REGISTRY
+from lstm.cells import GRUCell, LSTMCell, RNNCell, cell_kind
 from lstm.layers import Recurrent
 
 try:
@@ -58,6 +59,7 @@ CELLS = {
     "lstm_peephole": lambda: LSTMCell(I, H, peephole=True, dtype="float64"),
     "rnn": lambda: RNNCell(I, H, dtype="float64"),
     "gru": lambda: GRUCell(I, H, dtype="float64"),
+    "lstm1997": lambda: LSTMCell(I, H, forget_gate=False, dtype="float64"),
 }
 
 
@@ -304,3 +306,70 @@ def test_initial_states_with_symbolic_batch():
     h0, c0 = cell.initial_states(X.shape[1])
     out = theano.function([X], [h0, c0])(np.zeros((4, 5, 2)))
     assert [o.shape for o in out] == [(5, 3), (5, 3)] and not any(o.any() for o in out)
+
+
+# --------------------------------------------------------------------------- the registry of cell kinds
+
+def test_registry_names_labels_and_constructors():
+    assert list(REGISTRY) == ["lstm", "peephole", "lstm1997", "rnn", "gru"]
+    assert len({k.label for k in REGISTRY.values()}) == len(REGISTRY)
+    for name, kind in REGISTRY.items():
+        assert kind.name == name and cell_kind(name) is kind
+        cell = kind.make(I, H, forget_bias=2.0, rng=0, dtype="float64")
+        assert cell.name == name and (cell.n_in, cell.n_hidden) == (I, H)
+        assert kind.has_cell_state == ("c" in cell.state_names)
+        if kind.has_forget_gate:
+            assert cell.forget_bias == 2.0
+            np.testing.assert_array_equal(cell.b.get_value()[H:2 * H], 2.0)
+    assert REGISTRY["peephole"].make(I, H).peephole and not REGISTRY["lstm"].make(I, H).peephole
+    assert not REGISTRY["lstm1997"].has_forget_gate and not REGISTRY["rnn"].has_forget_gate
+    with pytest.raises(ValueError, match="cell must be one of lstm, peephole, lstm1997, rnn, gru"):
+        cell_kind("transformer")
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_step_with_gates_gives_the_step_and_its_gates(name):
+    """The gates a step reports are the sigmoids the step used: checked against the equations."""
+    cell = REGISTRY[name].make(I, H, dtype="float64")
+    p = randomize(cell, seed=5)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(B, I))
+    states = [rng.normal(size=(B, H)) for _ in cell.state_names]
+    xs = [T.matrix("x")] + [T.matrix(n) for n in cell.state_names]
+    new, gates = cell.step_with_gates(*xs)
+    out = theano.function(xs, new + list(gates.values()))(x, *states)
+    np.testing.assert_allclose(out[:len(new)], run_step(cell, x, *states), rtol=1e-14)
+    got = dict(zip(gates, out[len(new):]))
+    expected = {"lstm": {"i", "f", "o"}, "peephole": {"i", "f", "o"}, "lstm1997": {"i", "o"}, "rnn": set(),
+                "gru": {"r", "z"}}[name]
+    assert set(got) == expected
+    if name == "lstm":
+        a = x @ p["W_x"] + states[0] @ p["W_h"] + p["b"]
+        for k, gate in enumerate("ifo"):
+            np.testing.assert_allclose(got[gate], sigm(a[:, k * H:(k + 1) * H]), rtol=1e-12)
+
+
+def test_lstm1997_has_no_forget_gate():
+    """Hochreiter & Schmidhuber (1997): c_t = c_{t-1} + i_t g_t, three fused blocks [i, o, g]."""
+    cell = LSTMCell(I, H, forget_gate=False, forget_bias=5.0, dtype="float64")
+    assert cell.W_x.get_value().shape == (I, 3 * H) and cell.b.get_value().shape == (3 * H,)
+    assert cell.forget_bias == 0.0 and cell.hparams()["forget_gate"] is False
+    p = randomize(cell, seed=7)
+    rng = np.random.default_rng(8)
+    x, h, c = rng.normal(size=(B, I)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    h_new, c_new = run_step(cell, x, h, c)
+    a = x @ p["W_x"] + h @ p["W_h"] + p["b"]
+    a_i, a_o, a_g = (a[:, k * H:(k + 1) * H] for k in range(3))
+    c_ref = c + sigm(a_i) * np.tanh(a_g)
+    np.testing.assert_allclose(c_new, c_ref, rtol=1e-12)
+    np.testing.assert_allclose(h_new, sigm(a_o) * np.tanh(c_ref), rtol=1e-12)
+
+
+def test_lstm1997_tutorial_init_draws_in_the_tutorial_order():
+    """init="tutorial" draws g, i, o blocks (the tutorial's order, without f) and stores them as [i, o, g]."""
+    cell = LSTMCell(I, H, forget_gate=False, init="tutorial", rng=3, dtype="float64")
+    rng = np.random.RandomState(3)
+    drawn = [(rng.normal(0, 0.01, (I, H)), rng.normal(0, 0.01, (H, H))) for _ in range(3)]  # g, i, o
+    W_x = cell.W_x.get_value()
+    for block, k in zip((1, 2, 0), range(3)):  # fused i, o, g = drawn 1, 2, 0
+        np.testing.assert_array_equal(W_x[:, k * H:(k + 1) * H], drawn[block][0])

@@ -231,6 +231,18 @@ def test_stack_size_mismatch_is_reported():
         make_cell("gru", 3, 4, peephole=True)
 
 
+def test_make_cell_reads_the_registry():
+    """Every registered kind by name; "lstm" with peephole=True is the "peephole" kind."""
+    from lstm.cells import CELLS
+    for name, kind in CELLS.items():
+        cell = make_cell(name, 3, 4, forget_bias=2.0)
+        assert isinstance(cell, kind.cls) and cell.name == name
+    assert make_cell("lstm", 3, 4, peephole=True).peephole
+    assert not make_cell("lstm1997", 3, 4).forget_gate
+    with pytest.raises(ValueError, match="cell must be one of"):
+        make_cell("transformer", 3, 4)
+
+
 # --------------------------------------------------------------------------- SequenceModel
 
 def test_many_to_one_with_mask_reads_each_sequences_last_real_step():

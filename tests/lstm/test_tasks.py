@@ -101,12 +101,32 @@ def test_tiny_training_run_learns_the_short_adding_problem():
     assert table[0].startswith("| task | T | cell") and "| adding | 6 | LSTM |" in table[2]
 
 
-@pytest.mark.parametrize("task,cell", [("temporal-order", "rnn"), ("copy", "peephole"), ("adding", "gru")])
+@pytest.mark.parametrize("task,cell", [("temporal-order", "rnn"), ("copy", "peephole"), ("adding", "gru"),
+                                       ("adding", "lstm1997")])
 def test_every_task_and_cell_trains(task, cell):
     res = run_task(TaskConfig(task=task, length=10, cell=cell, sequences=64, eval_every=64, test_size=20,
                               hidden=4))
     assert res.sequences_seen == 64 and 0.0 <= res.test_correct <= 1.0
     assert res.curve == [(64, res.test_correct)]
+
+
+def test_cells_and_labels_come_from_the_registry():
+    from lstm.cells import CELLS
+    assert tasks.CELL_CHOICES == tuple(CELLS)
+    assert [tasks.cell_label(c) for c in CELLS] == [k.label for k in CELLS.values()]
+
+
+def test_checkpoint_holds_the_trained_network_and_its_task(tmp_path):
+    from lstm.checkpoint import read_checkpoint
+    path = tmp_path / "a.npz"
+    res = run_task(TaskConfig(task="adding", length=8, cell="lstm1997", sequences=64, eval_every=64, test_size=20,
+                              hidden=3, checkpoint=str(path)))
+    saved = read_checkpoint(path)
+    assert saved.hparams["task"] == "adding" and saved.hparams["length"] == 8 and saved.hparams["cell"] == "lstm1997"
+    assert saved.meta["sequences_seen"] == res.sequences_seen == 64
+    assert set(saved.params) == {"lstm19970.W_x", "lstm19970.W_h", "lstm19970.b", "out.W", "out.b"}
+    with pytest.raises(Exception, match="does not exist"):
+        run_task(TaskConfig(task="adding", length=8, sequences=32, checkpoint=str(tmp_path / "no" / "a.npz")))
 
 
 def test_config_validation():

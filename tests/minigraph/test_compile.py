@@ -115,7 +115,7 @@ def test_floatx_is_settable(floatx32):
     assert T.dmatrix().dtype == "float64"
     assert theano.shared(1.5).dtype == "float32"
     assert (T.lvector() * 0.5).dtype == "float32"  # a Python float meeting ints gives floatX
-    assert T.mean(T.lvector()).dtype == "float32"
+    assert T.mean(T.lvector()).dtype == "float64"  # Theano: the int64 sum divided in float64
     x = T.vector("x")
     assert theano.function([x], x * 2.0 + 1)(np.ones(2, dtype="float32")).dtype == np.float32
     with pytest.raises(ValueError, match="floatX must be one of"):
@@ -286,6 +286,24 @@ def test_buffers_of_inputs_shared_variables_and_broadcast_results_are_not_reused
     np.testing.assert_allclose(out[2], np.exp(V) + X)
 
 
+def test_lossless_python_data_is_accepted_as_theano_does():
+    """Theano converts Python lists and numbers when nothing is lost ([1, 2, 3] or 11.0 for float32),
+    and refuses a lossy one (0.1 is not a float32) unless allow_input_downcast=True."""
+    v, s, i = T.fvector("v"), T.fscalar("s"), T.bscalar("i")
+    f = theano.function([v, s, i], [v * 2, s, i])
+    got = f([1, 2, 3], 11.0, 7)
+    assert [g.dtype for g in got] == ["float32", "float32", "int8"]
+    np.testing.assert_array_equal(got[0], [2.0, 4.0, 6.0])
+    if theano.config.floatX != "float32":
+        with pytest.raises(TypeError, match="lose precision"):
+            f([1, 2, 3], 0.1, 7)
+    with pytest.raises(TypeError):
+        f([1, 2, 3], 11.0, 300)  # does not fit int8
+    with pytest.raises(TypeError):
+        f(np.array([1.0, 2.0]), 11.0, 7)  # an ndarray of a wider dtype is not converted silently
+    np.testing.assert_allclose(theano.function([s], s, allow_input_downcast=True)(0.1), np.float32(0.1))
+
+
 @pytest.mark.numpy_executor  # reads the generated numpy source
 def test_generated_lines_name_their_op_and_the_users_line():
     x = T.dmatrix("x")
@@ -330,3 +348,37 @@ def test_shared_updates_are_not_lost_under_threads():
     finally:
         sys.setswitchinterval(old)
     assert float(c.get_value()) == 8000.0
+
+
+def test_a_computed_variable_given_as_input_cuts_the_graph():
+    x = T.dvector("x")
+    h = T.tanh(x) * 2
+    f = theano.function([h], h.sum() + 1)
+    assert f(np.array([1.0, 2.0])) == 4.0  # h's own value, not recomputed from x
+    with pytest.raises(theano.MissingInputError):
+        theano.function([h], h.sum() + x.sum())  # x is still needed elsewhere
+
+
+def test_compiled_functions_pickle_with_their_shared_variables():
+    import pickle
+    W = theano.shared(np.ones((3, 3)), "W")
+    X = T.dmatrix("X")
+    hs, _ = theano.scan(lambda xt, hp: T.tanh(T.dot(hp, W) + xt), sequences=X, outputs_info=T.zeros(3))
+    f = theano.function([X], [hs, T.grad(hs.sum(), W)], updates=[(W, W * 0.5)])
+    g, W2 = pickle.loads(pickle.dumps((f, W)))
+    data = np.random.default_rng(0).random((4, 3))
+    for a, b in zip(f(data), g(data)):
+        np.testing.assert_allclose(a, b)
+    assert W.get_value()[0, 0] == W2.get_value()[0, 0] == 0.5
+    assert W2 is not W and W2.get_value()[0, 0] == 0.5
+
+
+def test_fgraph_toposort_lists_the_compiled_nodes_as_in_theano():
+    x = T.dvector("x")
+    hs, _ = theano.scan(lambda a: a * 2, sequences=x)
+    f = theano.function([x], hs)
+    nodes = f.maker.fgraph.toposort()
+    assert f.outputs[0].owner in nodes  # the node computing the (rewritten) output is scheduled
+    assert all(i.owner in nodes for n in nodes for i in n.inputs if i.owner is not None)  # a closed schedule
+    y = theano.clone(hs, replace={x: x * 3}, strict=True, share_inputs=True)
+    np.testing.assert_allclose(theano.function([x], y)(np.array([1.0, 2.0])), [6.0, 12.0])

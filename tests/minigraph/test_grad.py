@@ -199,20 +199,38 @@ def test_grad_of_non_scalar_cost_is_an_error():
 
 
 def test_grad_through_int_ops():
+    """Theano's rule: a step with an integer result passes a zero gradient (the input stays connected)."""
     x = T.dvector("x")
     through_int = T.cast(T.cast(x, "int64"), "float64").sum()
-    with pytest.raises(DisconnectedInputError, match="integer op"):
-        T.grad(through_int, x)
-    gx = T.grad(through_int, x, disconnected_inputs="ignore")
+    gx = T.grad(through_int, x)
     np.testing.assert_array_equal(run(gx, [x], [np.array([1.5, -2.0])]), [0.0, 0.0])
     # an integer mask multiplies the gradient of the float path
     mixed = (x * T.cast(x > 0, "int32")).sum()
     np.testing.assert_array_equal(run(T.grad(mixed, x), [x], [np.array([1.5, -2.0])]), [1.0, 0.0])
-    i = T.lvector("i")
-    with pytest.raises(TypeError, match="not a float"):
-        T.grad((x * i).sum(), i)
-    with pytest.raises(TypeError, match="not a float"):
-        T.grad(i.sum(), x)
+    # an integer cost: zero gradients through its integer steps
+    np.testing.assert_array_equal(run(T.grad(T.gt(x, 0).sum(), x), [x], [np.array([1.5, -2.0])]), [0.0, 0.0])
+
+
+def test_grad_with_respect_to_integers_as_in_theano():
+    """The gradient with respect to an integer is the one it would have as a real number (Theano's
+    test_grad_int); d x / d x is 1 for an integer x; the cost may be an integer."""
+    xi, xf = T.imatrix("xi"), T.dmatrix("xf")
+    w = T.dmatrix("w")
+    vx, vw = np.array([[1, -2], [3, 0]], dtype="int32"), np.array([[0.5, -1.0], [0.25, 2.0]])
+    gi = run(T.grad(T.nnet.sigmoid(T.dot(xi, w)).sum(), xi), [xi, w], [vx, vw])
+    gf = run(T.grad(T.nnet.sigmoid(T.dot(xf, w)).sum(), xf), [xf, w], [vx.astype("float64"), vw])
+    np.testing.assert_allclose(gi, gf)
+    i = T.iscalar("i")
+    assert float(T.grad(i, i).eval({i: np.int32(12)})) == 1.0
+    j = T.iscalar("j")
+    g_int_sum = T.grad(i + j, [i, j])  # integer arithmetic: connected, zero
+    assert [float(g.eval({i: np.int32(1), j: np.int32(2)})) for g in g_int_sum] == [0.0, 0.0]
+    assert all(g.dtype == theano.config.floatX for g in g_int_sum)
+    known = T.grad(None, i, known_grads={i: T.constant(0.6)})
+    assert float(known.eval()) == pytest.approx(0.6)
+    with pytest.raises(DisconnectedInputError):
+        T.grad(x_sum := T.dvector("x").sum(), i)
+    assert float(T.grad(x_sum, i, disconnected_inputs="ignore").eval({i: np.int32(3)})) == 0.0
 
 
 def test_non_differentiable_op_names_the_op():

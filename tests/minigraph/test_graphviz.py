@@ -194,6 +194,19 @@ def test_highlight_marks_exactly_the_nodes_on_paths(which):
     assert lit_edges == {(s, d) for s, d, a in edges if s in on and d in on}
 
 
+def test_mark_paints_the_named_variables_and_the_edges_between_them():
+    x = T.dscalar("x")
+    a = T.exp(x)
+    b = T.sin(a)
+    out = b * T.cos(x)
+    nodes, edges, _ = parse(G.dot_source(out, mark=[a, b]))
+    gold = {n for n, at in nodes.items() if at.get("color") == G.MARK["color"]}
+    assert sorted(nodes[n]["label"] for n in gold) == ["exp", "sin"]
+    gold_edges = {(s, d) for s, d, at in edges if at.get("color") == G.MARK["color"]}
+    assert gold_edges == {(s, d) for s, d, _ in edges if s in gold and d in gold} and len(gold_edges) == 1
+    assert G.dot_source(out) == G.dot_source(out, mark=[])  # nothing marked: the picture is unchanged
+
+
 def test_highlight_towards_cost_and_intermediate_start():
     x, y = T.dscalar("x"), T.dscalar("y")
     a = T.exp(x)
@@ -282,3 +295,15 @@ def test_minigraph_does_not_import_graphviz_or_sympy():
     code = ("import sys, minigraph, minigraph.graphviz, minigraph.sympy_bridge; "
             "bad = [m for m in ('graphviz', 'sympy') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_dot
+def test_pydotprint_is_theano_s_name_for_render(tmp_path, capsys):
+    x = T.dvector("x")
+    f = mg.function([x], T.tanh(x).sum())
+    out = tmp_path / "f.png"
+    assert mg.printing.pydotprint(f, outfile=str(out), var_with_name_simple=True) == str(out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(out) in capsys.readouterr().out
+    image = mg.printing.pydotprint(T.tanh(x), format="svg", print_output_file=False, return_image=True)
+    assert b"<svg" in image

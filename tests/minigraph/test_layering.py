@@ -95,15 +95,15 @@ def test_core_module_does_not_import_the_edges(module):
 
 # ---- the layers, lowest first (docs/architecture.md)
 LAYERS = [
-    ("minigraph.config", "minigraph.graph"),
+    ("minigraph.config", "minigraph.graph", "minigraph.testvalue"),
     ("minigraph.ops",),
-    ("minigraph.tensor",),
-    ("minigraph.grad",),
+    ("minigraph.tensor", "minigraph.randomstreams", "minigraph.sandbox"),
+    ("minigraph.grad", "minigraph.gradient"),
     ("minigraph.rewrite",),
     ("minigraph.mode", "minigraph.buffers"),
     ("minigraph.compile",),
     ("minigraph.backends",),      # drivers lowering a compiled program (JAX); scan's lowering sits with scan
-    ("minigraph.scan",),          # owns compiled step programs, so it sits above the compiler
+    ("minigraph.scan", "minigraph.scan_module", "minigraph.ifelse"),  # own compiled programs: above the compiler
     ("minigraph.printing", "minigraph.graphviz", "minigraph.sympy_bridge", "minigraph.testing"),
 ]
 # Imports that go up, each a documented convenience (and all inside a function or at the end of a module).
@@ -112,6 +112,7 @@ UPWARD = {
     ("minigraph.compile", "minigraph.printing"): "Function.debugprint",
     ("minigraph.tensor", "minigraph.grad"): "Theano's tensor namespace holds grad (T.grad)",
     ("minigraph.grad", "minigraph.scan"): "jacobian and hessian loop with scan, as Theano's do",
+    ("minigraph.gradient", "minigraph.testing"): "theano.gradient.verify_grad, loaded on first use",
 }
 
 

@@ -152,6 +152,41 @@ CASES = [
     C("sqr", T.sqr, np.square, N(3, 4)),
     C("sign", T.sign, np.sign, N(3, 4)),
     C("inv", T.inv, lambda a: 1 / a, P(4)),
+    C("clip-upper-is-x", lambda a: T.clip(a, 0, a), lambda a: np.clip(a, 0, a), N(3, 4)),
+    C("clip-lower-is-x", lambda a: T.clip(a, a, 0), lambda a: np.clip(a, a, 0), N(3, 4)),
+    C("clip-both-are-x", lambda a: T.clip(0, a, a), lambda a: np.clip(0, a, a), N(3, 4)),
+    C("clip-x-x-x", lambda a: T.clip(a, a, a), lambda a: np.clip(a, a, a), N(3, 4)),
+    # ---- Theano's other elementwise functions
+    C("tan", T.tan, np.tan, N(3, 4)),
+    C("arcsin", T.arcsin, np.arcsin, U(3, 4) - 0.5),
+    C("arccos", T.arccos, np.arccos, U(3, 4) - 0.5),
+    C("arctan", T.arctan, np.arctan, N(3, 4)),
+    C("arctan2", T.arctan2, np.arctan2, N(3, 4), N(4)),
+    C("sinh", T.sinh, np.sinh, N(3, 4)),
+    C("cosh", T.cosh, np.cosh, N(3, 4)),
+    C("arcsinh", T.arcsinh, np.arcsinh, N(3, 4)),
+    C("arccosh", T.arccosh, np.arccosh, 1 + P(3, 4)),
+    C("arctanh", T.arctanh, np.arctanh, U(3, 4) - 0.5),
+    C("log2", T.log2, np.log2, P(3, 4)),
+    C("log10", T.log10, np.log10, P(3, 4)),
+    C("exp2", T.exp2, np.exp2, N(3, 4)),
+    C("deg2rad", T.deg2rad, np.deg2rad, 90 * N(3, 4)),
+    C("rad2deg", T.rad2deg, np.rad2deg, N(3, 4)),
+    C("conj", T.conj, np.conj, N(3, 4)),
+    C("sgn", T.sgn, np.sign, N(3, 4)),
+    C("trunc", T.trunc, np.trunc, 3 * N(3, 4)),
+    C("floor", T.floor, np.floor, 3 * N(3, 4)),
+    C("ceil", T.ceil, np.ceil, 3 * N(3, 4)),
+    # ties on purpose (no derivative there): values only; "round-grad" checks the zero gradient
+    C("round_half_to_even", T.round_half_to_even, np.round, np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3]),
+      grad=False),
+    C("round_half_away_from_zero", T.round_half_away_from_zero, lambda a: np.array([-3, -2, -1, 1, 2, 3, 0.0]),
+      np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3]), grad=False),
+    C("round-default", T.round, lambda a: np.array([-3, -2, -1, 1, 2, 3, 0.0]),
+      np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3]), grad=False),
+    C("round-grad", T.round, np.round, 3 * N(3, 4)),
+    C("ceil_intdiv", T.ceil_intdiv, lambda a, b: -(-a // b), I(3, 4), I(3, 4, lo=1)),
+    C("ceil_intdiv-neg", T.ceil_intdiv, lambda a, b: -(-a // b), I(3, 4), -I(3, 4, lo=1)),
     # ---- products
     C("dot-vv", T.dot, np.dot, N(4), N(4)),
     C("dot-vm", T.dot, np.dot, N(3), N(3, 4)),
@@ -169,6 +204,17 @@ CASES = [
     C("@", lambda a, b: a @ b, None, N(2, 3), N(3, 4)),
     C("tensordot-1", lambda a, b: T.tensordot(a, b, 1), lambda a, b: np.tensordot(a, b, 1), N(2, 3), N(3, 4)),
     C("tensordot-2", lambda a, b: T.tensordot(a, b, 2), lambda a, b: np.tensordot(a, b, 2), N(2, 3, 4), N(3, 4, 2)),
+    C("tensordot-lists", lambda a, b: T.tensordot(a, b, [[0, 2], [1, 0]]),
+      lambda a, b: np.tensordot(a, b, [[0, 2], [1, 0]]), N(2, 3, 4), N(4, 2, 5)),
+    C("tensordot-int-lists", lambda a, b: T.tensordot(a, b, [1, 0]), lambda a, b: np.tensordot(a, b, [1, 0]),
+      N(2, 3), N(3, 4)),
+    C("dot-3d-3d", T.dot, np.dot, N(2, 3, 4), N(5, 4, 2)),
+    C("dot-2d-3d", T.dot, np.dot, N(2, 4), N(3, 4, 2)),
+    C("batched_dot-3x3", T.batched_dot, np.matmul, N(3, 5, 7), N(3, 7, 2)),
+    C("batched_dot-3x2", T.batched_dot, lambda a, b: np.einsum("bnk,bk->bn", a, b), N(3, 5, 7), N(3, 7)),
+    C("batched_dot-2x3", T.batched_dot, lambda a, b: np.einsum("bk,bkm->bm", a, b), N(3, 7), N(3, 7, 2)),
+    C("batched_dot-2x2", T.batched_dot, lambda a, b: np.einsum("bk,bk->b", a, b), N(3, 7), N(3, 7)),
+    C("batched_dot-1x2", T.batched_dot, lambda a, b: a[:, None] * b, N(3), N(3, 7)),
     # ---- reductions (see REDUCTIONS below for the axis/keepdims grid)
     C("prod-one-zero", lambda a: a.prod(axis=1), None, ZEROS1),
     C("prod-one-zero-all", lambda a: a.prod(), None, ZEROS1),
@@ -182,6 +228,13 @@ CASES = [
     C("mean-bool", lambda a: T.mean(a, axis=1), lambda a: a.mean(axis=1), B(3, 4)),
     C("max-int", lambda a: a.max(axis=1), None, I(3, 4)),
     C("sum-scalar", lambda a: a.sum(), None, N()),
+    C("mean-int-is-float64", lambda a: a.mean(axis=0), lambda a: a.mean(axis=0), I(3, 4).astype("int32")),
+    C("sum-numpy-axis", lambda a: T.sum(a, axis=np.int64(1)), lambda a: a.sum(axis=1), N(3, 4)),
+    C("sum-array-axes", lambda a: T.sum(a, axis=np.array([0, 2])), lambda a: a.sum(axis=(0, 2)), N(2, 3, 4)),
+    C("max_and_argmax", lambda a: T.max_and_argmax(a, axis=1)[0], lambda a: a.max(axis=1), N(3, 4)),
+    C("max_and_argmax-arg", lambda a: T.max_and_argmax(a, axis=1)[1], lambda a: a.argmax(axis=1), N(3, 4)),
+    C("tile", lambda a: T.tile(a, (2, 3)), lambda a: np.tile(a, (2, 3)), N(3, 4)),
+    C("tile-vector-2d", lambda a: T.tile(a, (2, 3)), lambda a: np.tile(a, (2, 3)), N(4)),
     # ---- shapes
     C("reshape", lambda a: a.reshape((4, 3)), None, N(3, 4)),
     C("reshape-neg1", lambda a: a.reshape((2, -1)), None, N(3, 4)),
@@ -273,7 +326,13 @@ CASES = [
     C("nnet.relu", T.nnet.relu, lambda a: np.maximum(a, 0), N(3, 4)),
     C("softmax", T.nnet.softmax, softmax_np, N(3, 4)),
     C("softmax-axis0", lambda a: T.nnet.softmax(a, axis=0), lambda a: softmax_np(a, axis=0), N(3, 4)),
-    C("softmax-vector", T.nnet.softmax, softmax_np, N(5)),
+    C("softmax-vector", T.nnet.softmax, lambda a: softmax_np(a)[None], N(5)),  # Theano: a (1, n) row
+    C("log_softmax-vector", T.nnet.log_softmax, lambda a: log_softmax_np(a)[None], N(5)),
+    C("softmax_graph", T.nnet.softmax_graph, softmax_np, N(3, 4)),
+    C("softmax_with_bias", T.nnet.softmax_with_bias, lambda a, b: softmax_np(a + b), N(3, 4), N(4)),
+    C("hard_sigmoid", T.nnet.hard_sigmoid, lambda a: np.clip(0.2 * a + 0.5, 0, 1), 2 * N(3, 4)),
+    C("softsign", T.nnet.softsign, lambda a: a / (1 + np.abs(a)), N(3, 4)),
+    C("elu", T.nnet.elu, lambda a: np.where(a > 0, a, np.expm1(a)), N(3, 4)),
     C("log_softmax", T.nnet.log_softmax, log_softmax_np, N(3, 4)),
     C("log_softmax-axis0", lambda a: T.nnet.log_softmax(a, 0), lambda a: log_softmax_np(a, 0), N(2, 3, 4)),
     C("log(softmax)", lambda a: T.log(T.nnet.softmax(a)), log_softmax_np, N(3, 4)),
@@ -395,10 +454,9 @@ def test_table_covers_the_required_ops():
     assert len(CASES) > 250 and len(GRAD_CASES) > 200
 
 
-@pytest.mark.parametrize("fn", [T.exp, T.sqrt, T.tanh, T.nnet.sigmoid, T.softplus, T.nnet.softmax, T.nnet.log_softmax,
-                                T.mean, lambda i: i / 2, lambda i: i * 0.5, lambda i: T.cast(i, "floatX")],
-                         ids=["exp", "sqrt", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "mean", "div",
-                              "mul-float", "cast-floatX"])
+@pytest.mark.parametrize("fn", [T.nnet.softmax, T.nnet.log_softmax, lambda i: i / 2, lambda i: i * 0.5,
+                                lambda i: T.cast(i, "floatX")],
+                         ids=["softmax", "log_softmax", "div", "mul-float", "cast-floatX"])
 @pytest.mark.parametrize("floatx", ["float32", "float64"])
 def test_float_results_of_integer_inputs_are_floatx(fn, floatx):
     old = theano.config.floatX
@@ -416,6 +474,38 @@ def test_float_results_of_integer_inputs_are_floatx(fn, floatx):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+UPGRADE_TO_FLOAT = {"bool": "float32", "int8": "float32", "uint8": "float32", "int16": "float32", "uint16": "float32",
+                    "int32": "float64", "uint32": "float64", "int64": "float64", "uint64": "float64"}
+
+
+@pytest.mark.parametrize("floatx", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", sorted(UPGRADE_TO_FLOAT))
+@pytest.mark.parametrize("name", ["exp", "log1p", "sqrt", "tanh", "sigmoid", "softplus", "sin", "arctan", "log2",
+                                  "exp2", "deg2rad", "floor", "ceil", "trunc"])
+def test_integer_inputs_upgrade_to_float_as_in_theano(name, dtype, floatx):
+    """Theano's upgrade_to_float: 8- and 16-bit integers become float32, wider ones float64, whatever floatX says."""
+    old = theano.config.floatX
+    theano.config.floatX = floatx
+    try:
+        i = T.vector(dtype=dtype)
+        out = getattr(T, name)(i)
+        assert out.dtype == UPGRADE_TO_FLOAT[dtype]
+        values = np.array([1, 1, 1] if dtype == "bool" else [1, 2, 3], dtype=dtype)
+        got = theano.function([i], out, check=True)(values)
+    finally:
+        theano.config.floatX = old
+    assert got.dtype == UPGRADE_TO_FLOAT[dtype]
+    reference = {"sigmoid": sigmoid_np, "softplus": lambda a: np.logaddexp(0, a)}.get(name, getattr(np, name, None))
+    np.testing.assert_allclose(got, reference(values.astype("float64")), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "bool"])
+def test_mean_of_integers_is_float64(dtype):
+    i = T.vector(dtype=dtype)
+    assert T.mean(i).dtype == "float64"
+    np.testing.assert_allclose(theano.function([i], T.mean(i))(np.array([1, 0, 1], dtype=dtype)), 2 / 3)
+
+
 # --------------------------------------------------------------------------- numerical stability
 
 
@@ -425,7 +515,7 @@ def _eval(fn, *values):
 
 def test_log_softmax_extreme_logits_is_exact():
     got = _eval(T.nnet.log_softmax, [1000.0, 0.0])
-    np.testing.assert_allclose(got, [0.0, -1000.0], rtol=1e-15)
+    np.testing.assert_allclose(got, [[0.0, -1000.0]], rtol=1e-15)
     # log(softmax(x)) is rewritten to log_softmax, so it is finite as well
     got = _eval(lambda a: T.log(T.nnet.softmax(a)), [[1000.0, 0.0], [0.0, -1000.0]])
     np.testing.assert_allclose(got, [[0.0, -1000.0], [0.0, -1000.0]], rtol=1e-15)
@@ -433,12 +523,12 @@ def test_log_softmax_extreme_logits_is_exact():
 
 def test_softmax_extreme_logits():
     got = _eval(T.nnet.softmax, [1000.0, 0.0, -1000.0])
-    np.testing.assert_array_equal(got, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got, [[1.0, 0.0, 0.0]])
 
 
 def test_log_softmax_gradient_at_extreme_logits():
     x = T.dvector("x")
-    g = theano.grad(T.nnet.log_softmax(x)[1], x)
+    g = theano.grad(T.nnet.log_softmax(x)[0, 1], x)
     np.testing.assert_allclose(theano.function([x], g)(np.array([1000.0, 0.0])), [-1.0, 1.0])
 
 

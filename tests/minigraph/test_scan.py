@@ -828,9 +828,10 @@ def test_broadcastable_initial_state_names_the_axis():
     assert "axis 0" in msg and "broadcastable" in msg and "Fix" in msg
 
 
-def test_sequences_of_different_lengths_fail_clearly_at_run_time():
+def test_sequences_of_different_lengths_fail_clearly_at_run_time_when_asked():
+    """Theano runs for the shortest sequence; equal_lengths=True refuses a difference instead."""
     X, Y, h0 = T.matrix("X"), T.matrix("Y"), T.vector("h0")
-    hs, _ = theano.scan(lambda x, y, h: T.tanh(h * x + y), sequences=[X, Y], outputs_info=h0)
+    hs, _ = theano.scan(lambda x, y, h: T.tanh(h * x + y), sequences=[X, Y], outputs_info=h0, equal_lengths=True)
     f = theano.function([X, Y, h0], hs)
     with pytest.raises(ExecutionError, match=r"same length") as err:
         f(N(4, 3), N(5, 3), N(3))
@@ -841,7 +842,7 @@ def test_map_over_sequences_of_different_lengths_fails_clearly():
     """A step without state (which rewrites may lift out of the loop) must still refuse ragged sequences,
     even when one of them has length 1 (numpy would broadcast it)."""
     X, Y = T.matrix("X"), T.matrix("Y")
-    ys, _ = theano.map(lambda a, b: a * b, [X, Y])
+    ys, _ = theano.map(lambda a, b: a * b, [X, Y], equal_lengths=True)
     for rewrite in (False, True):
         f = theano.function([X, Y], ys, rewrite=rewrite)
         with pytest.raises(ExecutionError, match=r"same length"):

@@ -1,19 +1,14 @@
-"""lstm.gradflow: per-step gradient norms through minigraph's backward scan, the unrolled diagram, the CLI.
+"""lstm.gradflow.measure: per-step gradient norms through minigraph's backward scan, local Jacobians, gates.
 
 The gradients are checked against central finite differences of an independent numpy forward
 pass (perturbing h_t or c_t of one step), so both the zero-perturbation trick and minigraph's
 BPTT are tested.
 """
-import json
-import re
-import shutil
-
 import numpy as np
 import pytest
 
 from lstm import gradflow as gf
-
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+from lstm.cells import CELLS
 
 
 # --------------------------------------------------------------------------- an independent numpy forward
@@ -52,6 +47,14 @@ def _numpy_loss(cell, X, r, perturb=None, frozen_c=None):
             z = _sig(a[:, H:2 * H] + m[:, H:2 * H])
             n = np.tanh(a[:, 2 * H:] + rr * (m[:, 2 * H:] + P["b_hn"]))
             h = (1 - z) * n + z * h
+        elif not cell.forget_gate:  # the 1997 LSTM: blocks [i, o, g], c_t = c_{t-1} + i g
+            if frozen_c is not None and t > 1:
+                c = frozen_c[t - 2]
+            a = x @ P["W_x"] + h @ P["W_h"] + P["b"]
+            a_i, a_o, a_g = (a[:, k * H:(k + 1) * H] for k in range(3))
+            c = bump("c", t, c + _sig(a_i) * np.tanh(a_g))
+            h = _sig(a_o) * np.tanh(c)
+            cs.append(c)
         else:
             if frozen_c is not None and t > 1:
                 c = frozen_c[t - 2]
@@ -81,7 +84,8 @@ def _fd_gradient(cell, X, r, state, t, delta=1e-6, cut=False):
     return g
 
 
-@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm", "peephole", "lstm-cut", "peephole-cut"])
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm", "peephole", "lstm1997", "lstm-cut", "peephole-cut",
+                                  "lstm1997-cut"])
 def test_gradients_match_finite_differences(kind):
     """For the ablation ('-cut') the oracle is the forward pass in which each step reads the
     unperturbed c_{t-1}: what disconnected_grad(c_{t-1}) differentiates."""
@@ -91,7 +95,7 @@ def test_gradients_match_finite_differences(kind):
     cell = gf.make_cell(kind.replace("-cut", ""), n_in, H, forget_bias=1.0, seed=seed)
     X, r = gf.make_inputs(steps, 1, n_in, H, seed)
     assert np.isclose(_numpy_loss(cell, X, r)[0], norms["loss"], rtol=1e-12)
-    states = ("h", "c") if kind.startswith(("lstm", "peephole")) else ("h",)
+    states = ("h", "c") if CELLS[kind.replace("-cut", "")].has_cell_state else ("h",)
     assert set(norms) >= set(states) and ("c" in norms) == ("c" in states)
     for state in states:
         for t in (1, 4, steps - 1, steps):
@@ -153,7 +157,7 @@ def test_ablation_cuts_the_carousel():
     assert np.isclose(cut["h"][-1], 1.0)
 
 
-@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm", "peephole", "lstm-cut"])
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm", "peephole", "lstm1997", "lstm-cut"])
 def test_edge_flows_add_up_to_the_measured_gradients(kind):
     flow = gf.gradient_flow(kind, 8, seed=1, n_in=3, n_hidden=5)
     total = {}
@@ -188,89 +192,74 @@ def test_local_factors_are_the_textbook_jacobians():
         assert e["label"] == "diag(1\u2212h_t\u00b2) W_h"
 
 
-def test_main_json(capsys):
-    assert gf.main(["--json", "--cell", "all", "--steps", "6", "--ablation", "--hidden", "5"]) == 0
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    data = json.loads(out)
-    assert set(data) == {"rnn", "gru", "lstm", "peephole", "lstm-cut", "peephole-cut"}
-    for kind, d in data.items():
-        assert set(d) == ({"h", "c"} if kind.startswith(("lstm", "peephole")) else {"h"})
-        assert all(len(v) == 6 for v in d.values())
-        assert abs(d["h"][-1] - 1.0) < 1e-12
-    assert gf.main(["--json", "--cell", "rnn", "--steps", "3"]) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"rnn"}
+def test_the_1997_lstm_carries_the_gradient_unchanged_along_its_cell_path():
+    """No forget gate: dc_t/dc_{t-1} is exactly the identity, and its gradient at t = 1 stays large
+    where the LSTM with forget bias 1 loses orders of magnitude (seed 0, 50 steps: 4e-2 vs 2e-3)."""
+    flow = gf.gradient_flow("lstm1997", 6, seed=2, n_in=3, n_hidden=4)
+    cc = [e for e in flow["edges"] if e["key"] == "cc_1997"]
+    assert len(cc) == 5
+    for e in cc:
+        np.testing.assert_allclose(e["jacobian"], np.eye(4), atol=1e-15)
+    assert set(flow["gates"]) == {"i", "o"}
+    old = gf.gradient_norms("lstm1997", 50, seed=0)
+    new = gf.gradient_norms("lstm", 50, forget_bias=1.0, seed=0)
+    assert old["c"][0] > 10 * new["c"][0]
 
 
-def test_main_rejects_bad_arguments(capsys):
-    with pytest.raises(SystemExit):
-        gf.main(["--cell", "bogus"])
-    with pytest.raises(SystemExit):
-        gf.main(["--steps", "0"])
-    assert "bogus" in capsys.readouterr().err
+def _np_gates(cell, X):
+    """Mean gate activations per step of batch element 0 by the documented equations (the oracle)."""
+    P = {p.name.split(".", 1)[1]: p.get_value() for p in cell.params}
+    H = cell.n_hidden
+    h, c = np.zeros(H), np.zeros(H)
+    out = {}
+    for x in X[:, 0]:
+        if cell.kind == "gru":
+            a, m = x @ P["W_x"] + P["b"], h @ P["W_h"]
+            r, z = _sig(a[:H] + m[:H]), _sig(a[H:2 * H] + m[H:2 * H])
+            h = (1 - z) * np.tanh(a[2 * H:] + r * (m[2 * H:] + P["b_hn"])) + z * h
+            gates = {"r": r, "z": z}
+        else:
+            a = x @ P["W_x"] + h @ P["W_h"] + P["b"]
+            i, f, o, g = (_sig(a[k * H:(k + 1) * H]) for k in range(4))
+            c = f * c + i * np.tanh(a[3 * H:])
+            h = o * np.tanh(c)
+            gates = {"i": i, "f": f, "o": o}
+        for k, v in gates.items():
+            out.setdefault(k, []).append(v.mean())
+    return out
 
 
-def _node_defs(source, name):
-    return re.findall(rf"^\s*{re.escape(name)} \[", source, re.M)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gate_activations_come_from_the_compiled_cell(kind):
+    flow = gf.gradient_flow(kind, 7, seed=4, n_in=3, n_hidden=5)
+    cell = gf.make_cell(kind, 3, 5, seed=4)
+    X, _ = gf.make_inputs(7, 1, 3, 5, 4)
+    expected = _np_gates(cell, X)
+    assert set(flow["gates"]) == set(expected)
+    for k, v in expected.items():
+        np.testing.assert_allclose(flow["gates"][k], v, rtol=1e-12)
 
 
-def test_dot_structure_full_columns():
-    g = gf.unrolled_dot(("rnn", "lstm"), steps=6, n_in=3, n_hidden=4)
-    src = g.source
-    assert "subgraph cluster_rnn {" in src and "subgraph cluster_lstm {" in src
-    assert "subgraph cluster_lstm_cec {" in src  # the highlighted constant-error carousel
-    for t in range(1, 7):
-        for name in (f"rnn_h_{t}", f"lstm_h_{t}", f"lstm_c_{t}", f"lstm_gates_{t}"):
-            assert len(_node_defs(src, name)) == 1, name
-    assert not _node_defs(src, "rnn_c_1")
-    assert src.count('label="diag(f_t)') == 5
-    assert src.count('label="diag(1\u2212h_t\u00b2) W_h') == 5
-    assert src.count("\u2202c_t/\u2202h_t\u22121") == 5
-    assert "gradient norm (log scale)" in src  # the legend
-    # the backward edges run from t to t-1: drawn tail = earlier step, dir=back
-    assert re.search(r"lstm_c_1 -> lstm_c_2 \[[^\]]*dir=back", src)
+def test_weight_scale_turns_vanishing_into_exploding():
+    """The RNN's recurrent weights times 3 (seed 0, 50 steps): ||dL/dh_1|| grows from 1.9e-8 to 0.25,
+    and on seed 2 to 1.5e5 -- far above the 1 it starts from at the loss."""
+    base = gf.gradient_norms("rnn", 50, seed=2)
+    big = gf.gradient_norms("rnn", 50, seed=2, weight_scale=3.0)
+    assert base["h"][0] < 1e-5 and big["h"][0] > 1e3
+    cell = gf.make_cell("rnn", seed=2, weight_scale=3.0)
+    np.testing.assert_allclose(cell.W_h.get_value(), 3.0 * gf.make_cell("rnn", seed=2).W_h.get_value())
+    with pytest.raises(ValueError, match="weight_scale"):
+        gf.gradient_norms("rnn", 5, cell=cell, weight_scale=2.0)
 
 
-def test_dot_elides_long_sequences():
-    g = gf.unrolled_dot(("rnn", "lstm-cut"), steps=30, n_in=3, n_hidden=4, max_columns=12)
-    src = g.source
-    drawn = [1, 2, 3, 28, 29, 30]
-    for t in drawn:
-        assert len(_node_defs(src, f"rnn_h_{t}")) == 1
-        assert len(_node_defs(src, f"lstm_cut_c_{t}")) == 1
-    assert not _node_defs(src, "rnn_h_15") and len(_node_defs(src, "rnn_h_gap")) == 1
-    assert "24 steps" in src
-    assert "CUT" in src and "subgraph cluster_lstm_cut {" in src
-    assert len(_node_defs(gf.unrolled_dot("rnn", steps=12, n_in=3, n_hidden=4).source, "rnn_h_12")) == 1
-
-
-@needs_dot
-def test_render_svg_and_png(tmp_path):
-    svg = gf.render_unrolled(("rnn", "lstm"), steps=5, path=str(tmp_path / "flow.svg"), n_in=3, n_hidden=4)
-    text = open(svg, encoding="utf-8").read()
-    assert "<svg" in text and "diag(f_t)" in text
-    png = gf.render_unrolled(("rnn", "lstm"), steps=20, path=str(tmp_path / "flow.png"), n_in=3, n_hidden=4)
-    data = open(png, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < len(data) < 1_000_000
-
-
-@needs_dot
-def test_main_draws_and_reports_the_ratio(tmp_path, capsys):
-    out = tmp_path / "flow.svg"
-    plot = tmp_path / "norms.png"
-    assert gf.main(["--steps", "50", "--out", str(out), "--plot", str(plot), "--seeds", "2"]) == 0
-    text = capsys.readouterr().out
-    m = re.search(r"LSTM \(forget bias 1\) / RNN, same input: ([0-9.e+]+)", text)
-    assert m and float(m.group(1)) > 1e3
-    assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
-    assert plot.read_bytes()[:4] == b"\x89PNG"
-    assert gf.main(["--out", str(tmp_path / "missing" / "x.svg"), "--steps", "3"]) == 1
-    assert "lstm gradflow: error:" in capsys.readouterr().err
-
-
-def test_plots(tmp_path):
-    p = gf.plot_norms(("rnn", "lstm"), steps=8, forget_biases=(0.0, 1.0), seeds=2, path=str(tmp_path / "n.png"),
-                      n_in=3, n_hidden=4)
-    a = gf.plot_ablation(steps=8, forget_biases=(1.0,), seeds=2, path=str(tmp_path / "a.png"), n_in=3, n_hidden=4)
-    for path in (p, a):
-        assert open(path, "rb").read(4) == b"\x89PNG"
+def test_given_cell_and_readout():
+    """A given cell is measured as it is; the readout replaces the random unit vector r."""
+    cell = gf.make_cell("lstm", 3, 4, seed=9)
+    X = np.random.default_rng(1).standard_normal((5, 1, 3))
+    w = np.array([3.0, 0.0, 4.0, 0.0])
+    res = gf.gradient_flow("lstm", 5, inputs=X, cell=cell, readout=w)
+    np.testing.assert_allclose(res["grads"]["h"][-1], w / 5.0, atol=1e-15)  # dL/dh_T = r = w / ||w||
+    same = gf.gradient_flow("lstm", 5, inputs=X, seed=9, n_in=3, n_hidden=4, readout=w)
+    np.testing.assert_allclose(res["grads"]["c"], same["grads"]["c"], rtol=1e-14)
+    with pytest.raises(ValueError, match="readout"):
+        gf.gradient_norms("lstm", 5, inputs=X, cell=cell, readout=np.zeros(4))
