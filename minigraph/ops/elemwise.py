@@ -466,6 +466,13 @@ _JAX = {
     IsNan: lambda j, x: j.isnan(x), IsInf: lambda j, x: j.isinf(x),
     Switch: lambda j, a, b, cond: j.where(cond, a, b), Clip: lambda j, x, lo, hi: j.clip(x, lo, hi),
     TanhGrad: lambda j, y, g: g - g * y * y, SigmoidGrad: lambda j, y, g: (1 - y) * y * g,
+    Trunc: lambda j, x: j.trunc(x), RoundHalfAwayFromZero: lambda j, x: j.sign(x) * j.floor(j.abs(x) + 0.5),
+    Conj: lambda j, x: j.conj(x), Tan: lambda j, x: j.tan(x), ArcSin: lambda j, x: j.arcsin(x),
+    ArcCos: lambda j, x: j.arccos(x), ArcTan: lambda j, x: j.arctan(x), ArcTan2: lambda j, a, b: j.arctan2(a, b),
+    Sinh: lambda j, x: j.sinh(x), Cosh: lambda j, x: j.cosh(x), ArcSinh: lambda j, x: j.arcsinh(x),
+    ArcCosh: lambda j, x: j.arccosh(x), ArcTanh: lambda j, x: j.arctanh(x), Log2: lambda j, x: j.log2(x),
+    Log10: lambda j, x: j.log10(x), Exp2: lambda j, x: j.exp2(x), Deg2Rad: lambda j, x: j.deg2rad(x),
+    Rad2Deg: lambda j, x: j.rad2deg(x),
 }
 
 

@@ -96,7 +96,8 @@ class Reduce(Op):
         return lambda x: self.reduce_jax(fn, x).astype(node.outputs[0].dtype)
 
     def reduce_jax(self, fn, x):
-        return fn(x, axis=self.axes, keepdims=self.keepdims)
+        acc = getattr(self, "acc", None)  # Sum and Prod: the accumulator's dtype, as perform uses it
+        return fn(x, axis=self.axes, keepdims=self.keepdims, **({"dtype": acc} if acc else {}))
 
     def make_thunk(self, node):
         # Sum/Prod/Max/Min of floats: the ufunc's reduce, without numpy's Python-level wrappers
