@@ -4,6 +4,7 @@ import pytest
 import minigraph as theano
 import minigraph.tensor as T
 from minigraph.graph import Op
+from minigraph.ifelse import ifelse
 from minigraph.ops import elemwise
 from minigraph.testing import BackendMismatch, assert_same, check_backend
 
@@ -52,11 +53,17 @@ CASES = {
     "alloc_cast_shape": lambda a: [T.alloc(a[0], 2, 3, 4), T.cast(a, "float32"), T.cast(a * 3, "int32"),
                                    a.shape, T.zeros_like(a) + T.arange(4), a.sum() * a.shape[0]],
     "broadcast_grad": lambda a, v: a * v + v.dimshuffle("x", 0) ** 2,
+    "theano_elemwise": lambda a, b: [T.trunc(a * 3), T.round_half_away_from_zero(a * 4), T.conj(a), T.tan(a),
+                                     T.arcsin(a / 3), T.arccos(a / 3), T.arctan(a), T.arctan2(a, b), T.sinh(a),
+                                     T.cosh(a), T.arcsinh(a), T.arctanh(a / 3), T.deg2rad(a), T.rad2deg(a),
+                                     T.unbroadcast(a[:1], 0) * b],
+    "theano_elemwise_positive": lambda p: [T.arccosh(p + 1), T.log2(p), T.log10(p), T.exp2(p)],
+    "ifelse": lambda a, b: ifelse(T.gt(a.sum(), b.sum()), a * 2, b - 1),
     "grad_transforms": lambda a: [theano.zero_grad(a) * a, theano.disconnected_grad(a) * a,
                                   theano.grad_clip(a, -0.1, 0.1) * a, T.specify_shape(a, (3, 4)) * 2],
 }
 VALUES = {
-    "pow": [POS, B], "log": [POS], "sqrt": [POS], "sum": [X3], "prod": [X3], "max": [X3], "min": [X3],
+    "pow": [POS, B], "theano_elemwise_positive": [POS], "log": [POS], "sqrt": [POS], "sum": [X3], "prod": [X3], "max": [X3], "min": [X3],
     "mean_var_std": [X3], "argmax": [X3], "dot": [A, M, V], "dot_nd": [X3, M], "outer": [A, V], "matmul": [X3, M],
     "tensordot": [X3, X3.transpose(1, 2, 0)], "dimshuffle": [X3], "reshape": [X3], "subtensor": [X3], "broadcast_grad": [A, V],
 }
