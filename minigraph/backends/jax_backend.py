@@ -100,16 +100,21 @@ def _on_host(node):
 
     def run(*ins):
         shapes = [o.type.shape for o in node.outputs]
-        if any(None in s for s in shapes):
-            shapes = [np.shape(r) for r in host(*[np.zeros(np.shape(x), _dtype(x)) for x in ins])]
+        if any(None in s for s in shapes):  # values known while tracing (sizes) as they are; the others a
+            shapes = [np.shape(r) for r in host(*[x if concrete(x) else _stand_in(x) for x in ins])]
         specs = [jax.ShapeDtypeStruct(s, d) for s, d in zip(shapes, dtypes)]
         out = jax.pure_callback(host, tuple(specs), *ins)
         return out if many else out[0]
     return run
 
 
-def _dtype(x):
-    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+def _stand_in(x):
+    """A host value of a traced input's shape and dtype for a dry run: floats as uniform rows (valid
+    probabilities), integers as zeros."""
+    dtype, shape = np.dtype(x.dtype), tuple(np.shape(x))
+    if dtype.kind == "f" and shape and shape[-1]:
+        return np.full(shape, 1.0 / shape[-1], dtype)
+    return np.zeros(shape, dtype)
 
 
 class JaxFunction(Function):
@@ -150,6 +155,12 @@ class JaxFunction(Function):
             return str(jax.make_jaxpr(self._lowered)(*vals, *shared))
 
     def _call(self, vals, shared):
+        try:
+            return self._call_jitted(vals, shared)
+        except jax.errors.JaxRuntimeError as exc:  # an op run on the host raised: its last line says what
+            raise ExecutionError(f"{self.name}: {str(exc).strip().splitlines()[-1]}") from exc
+
+    def _call_jitted(self, vals, shared):
         if not self._static:
             try:
                 return self._jitted(*vals, *shared)
