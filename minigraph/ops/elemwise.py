@@ -456,7 +456,7 @@ _JAX = {
     Exp: lambda j, x: j.exp(x), Log: lambda j, x: j.log(x), Log1p: lambda j, x: j.log1p(x),
     Expm1: lambda j, x: j.expm1(x), Sqrt: lambda j, x: j.sqrt(x), Sin: lambda j, x: j.sin(x),
     Cos: lambda j, x: j.cos(x), Tanh: lambda j, x: j.tanh(x),
-    Sigmoid: lambda j, x: 1 / (1 + j.exp(-(x.astype(j.float32) if x.dtype == j.float16 else x))),  # as numpy's
+    Sigmoid: lambda j, x: 1 / (1 + j.exp(-_sigmoid_input(j, x))),  # numpy's formula
     Softplus: lambda j, x: j.logaddexp(0, x), Relu: lambda j, x: j.maximum(x, 0),
     Lt: lambda j, a, b: j.less(a, b), Le: lambda j, a, b: j.less_equal(a, b),
     Gt: lambda j, a, b: j.greater(a, b), Ge: lambda j, a, b: j.greater_equal(a, b),
@@ -474,6 +474,13 @@ _JAX = {
     Log10: lambda j, x: j.log10(x), Exp2: lambda j, x: j.exp2(x), Deg2Rad: lambda j, x: j.deg2rad(x),
     Rad2Deg: lambda j, x: j.rad2deg(x),
 }
+
+
+def _sigmoid_input(j, x):
+    """float16 computed in float32 and integers (unsigned ones too) in floatX, as ``_sigmoid`` does."""
+    if x.dtype == j.float16:
+        return x.astype(j.float32)
+    return x if j.issubdtype(x.dtype, j.floating) else x.astype(config.floatX)
 
 
 def _jax_elemwise(rule, operands, node):
