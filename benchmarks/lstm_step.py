@@ -27,6 +27,7 @@ from typing import Callable
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")  # JAX rows
 
 import numpy as np  # noqa: E402
 
@@ -60,15 +61,15 @@ def _shared_impl(name, fn, shared, names, params, X, Y, compile_s):
                 reset, compile_s)
 
 
-def _compiled(loss, shared_list, X, Y, lr, rewrite=True):
+def _compiled(loss, shared_list, X, Y, lr, rewrite=True, mode=None):
     grads = T.grad(loss, shared_list)
     t0 = time.perf_counter()
     fn = mg.function([X, Y, lr], loss, updates=[(p, p - lr * g) for p, g in zip(shared_list, grads)],
-                     rewrite=rewrite, allow_input_downcast=True)
+                     rewrite=rewrite, allow_input_downcast=True, mode=mode)
     return fn, time.perf_counter() - t0
 
 
-def build_minigraph_step(params, dtype, rewrite=True):
+def build_minigraph_step(params, dtype, rewrite=True, mode=None):
     """The Theano-style LSTM (fused gates), compiled as one SGD training step."""
     shared = {k: mg.shared(v.copy(), k) for k, v in params.items()}
     H = params["W_h"].shape[0]
@@ -92,8 +93,26 @@ def build_minigraph_step(params, dtype, rewrite=True):
                           non_sequences=[shared["W_x"], shared["W_h"], shared["b"]])
     y = T.dot(hs[-1], shared["W_y"]) + shared["b_y"]
     loss = T.mean((y - Y) ** 2)
-    fn, compile_s = _compiled(loss, [shared[n] for n in NAMES], X, Y, lr, rewrite)
+    fn, compile_s = _compiled(loss, [shared[n] for n in NAMES], X, Y, lr, rewrite, mode)
     return fn, shared, compile_s
+
+
+def build_minigraph_jax_step(params, X, Y, dtype):
+    """The Theano-style step compiled with mode="JAX"; the data passed as device arrays, as a JAX user
+    keeps them.  Compile time: function() plus the first call, which traces and compiles."""
+    import jax
+    import jax.numpy as jnp
+    fn, shared, build_s = build_minigraph_step(params, dtype, mode="JAX")
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    impl = _shared_impl(MINIGRAPH_JAX, fn, shared, NAMES, params, Xj, Yj, 0.0)
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(Xj, Yj, dtype(0)))
+    impl.compile_s = build_s + time.perf_counter() - t0
+    impl.reset()
+    return impl
+
+
+MINIGRAPH_JAX = "minigraph, fused gates, mode=JAX"
 
 
 def build_per_gate_step(params, X_value, Y_value, dtype):
@@ -179,6 +198,10 @@ def implementations(params, X, Y, dtype, others=True, ablation=True):
     impls += numba_impls(params, X, Y, dtype)
     if others:
         import others as other_frameworks
+        try:
+            impls.append(build_minigraph_jax_step(params, X, Y, dtype))
+        except ImportError:
+            pass
         for build in other_frameworks.BUILDERS:
             try:
                 impls.append(build(params, X, Y, dtype, Impl))
@@ -290,6 +313,12 @@ def run(size, dtype, repeats, others=True, ablation=True):
     for impl, t, ok in zip(impls, times, agree):
         ratio = statistics.median(m / r for m, r in zip(t, times[0]))
         rows.append((impl.name, statistics.median(t), ratio, impl.compile_s, ok))
+    names = [impl.name for impl in impls]
+    if MINIGRAPH_JAX in names and "JAX lax.scan + jit" in names:  # the lowering against JAX written by hand
+        ours, theirs = names.index(MINIGRAPH_JAX), names.index("JAX lax.scan + jit")
+        run_ratio = statistics.median(m / r for m, r in zip(times[ours], times[theirs]))
+        rows.append(("  mode=JAX / hand-written JAX", run_ratio, None, impls[ours].compile_s / impls[theirs].compile_s,
+                     None))
     return rows
 
 
@@ -418,6 +447,9 @@ def main(argv=None):
             print(f"\n{size} (T={Tn}, B={B}, I={I}, H={H}) {np.dtype(dtype).name}, {repeats} rounds")
             print(f"  {'implementation':46} {'ms':>9} {'ratio':>6} {'compile s':>9}  agrees")
             for name, ms, ratio, comp, ok in run(size, dtype, repeats, not args.no_others):
+                if ratio is None:  # a ratio row: run time and compile time of two rows above
+                    print(f"  {name:46} {'':9} {ms:6.2f} {comp:8.2f}x", flush=True)
+                    continue
                 print(f"  {name:46} {ms:9.2f} {ratio:6.2f} {comp:9.3f}  {'-' if ok is None else 'yes' if ok else 'NO'}",
                       flush=True)
     if not args.no_memory:

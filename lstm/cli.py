@@ -225,14 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "scan, drawn as an unrolled diagram (--out), printed as JSON (--json) or plotted (--plot).")
     gradflow.add_arguments(p)
     _arch_options(p)
+    _mode_option(p)
     p.set_defaults(func=gradflow.run_command)
     return parser
 
 
 def _mode_option(p) -> None:
-    p.add_argument("--mode", choices=("auto", "numpy", "numba"), default="auto",
-                   help="executor: numpy, or numba's native code (pip install 'minigraph[numba]'); default auto: "
-                        "numba where installed and measured faster (sequences of 10 steps and more)")
+    p.add_argument("--mode", choices=("auto", "numpy", "numba", "jax"), default="auto",
+                   help="executor: numpy, numba's native code (pip install 'minigraph[numba]') or JAX on its "
+                        "device, CPU or GPU (pip install 'minigraph[jax]'); default auto: numba where installed "
+                        "and measured faster (sequences of 10 steps and more), else numpy")
+
+
+_MODE_NAMES = {"numpy": "FAST_RUN", "numba": "NUMBA", "jax": "JAX"}
 
 
 def _choose_mode(args) -> str:
@@ -242,14 +247,18 @@ def _choose_mode(args) -> str:
     import importlib.util
 
     import minigraph
-    have = importlib.util.find_spec("numba") is not None
     mode = args.mode
-    if mode == "numba" and not have:
-        raise CLIError("--mode numba needs numba: pip install 'minigraph[numba]'")
+    if mode in ("numba", "jax") and importlib.util.find_spec(mode) is None:
+        raise CLIError(f"--mode {mode} needs {mode}: pip install 'minigraph[{mode}]'")
     if mode == "auto":
         steps = min(getattr(args, "lengths", None) or [getattr(args, "length", 0)])
+        have = importlib.util.find_spec("numba") is not None
         mode = "numba" if have and args.command in ("task", "sweep") and steps >= 10 else "numpy"
-    minigraph.config.mode = os.environ["MINIGRAPH_MODE"] = "NUMBA" if mode == "numba" else "FAST_RUN"  # env: sweep workers
+    minigraph.config.mode = os.environ["MINIGRAPH_MODE"] = _MODE_NAMES[mode]  # env: sweep workers too
+    if mode == "jax":
+        import jax
+        device = jax.devices()[0]
+        _say(f"{PROG}: mode jax on {device.platform} ({device.device_kind})")
     return mode
 
 

@@ -37,8 +37,8 @@ _counter = itertools.count()
 
 
 def _shape_str(value):
-    if isinstance(value, (np.ndarray, np.generic)):
-        return f"{value.dtype}{list(value.shape)}"
+    if isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{value.dtype}{list(value.shape)}"  # numpy's arrays, and a backend's (jax arrays and tracers)
     return type(value).__name__
 
 
@@ -575,9 +575,11 @@ def function(inputs, outputs=None, updates=None, givens=None, allow_input_downca
         check = True
     if rewrite is None and chosen.rewrites is not True and config.optimizer != "None":
         rewrite = chosen.rewrites
-    fn = Function(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite,
-                  no_default_updates)
-    lower = backend_of(chosen).lower
+    backend = backend_of(chosen)
+    build = backend.function or Function  # a backend with its own call path (JAX: device-resident state)
+    fn = build(inputs, outputs, updates, givens, allow_input_downcast, on_unused_input, name, check, rewrite,
+               no_default_updates)
+    lower = backend.lower
     if lower is not None:
         fn.run_program = lower(fn.program)
     fn.mode = chosen

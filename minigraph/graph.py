@@ -247,6 +247,11 @@ class Op:
     def pullback(self, inputs, outputs, cotangents):
         raise NonDifferentiable(f"{self} has no gradient")
 
+    def lower_jax(self, node):
+        """The op in JAX: a function of jax arrays returning what ``perform`` returns, or None when the
+        op has none (the JAX backend then calls ``perform`` on the host).  Import jax inside it."""
+        return None
+
     def __str__(self):
         return type(self).__name__
 
@@ -446,15 +451,38 @@ class Constant(Variable):
 
 
 class Container:
-    """The storage cell shared between a SharedVariable and every function that reads or updates it."""
+    """The storage cell shared between a SharedVariable and every function that reads or updates it.
 
-    __slots__ = ("value", "lock", "order")
+    ``value`` is the host (numpy) array.  A backend that keeps the value on a device between calls
+    holds it in ``device``; after it updates the value there (``set_device``), the host copy is made
+    only when someone reads ``value``.  Assigning ``value`` drops the device copy.
+    """
+
+    __slots__ = ("_value", "device", "lock", "order")
     _created = itertools.count()
 
     def __init__(self, value):
-        self.value = value
+        self._value = value
+        self.device = None
         self.lock = threading.Lock()  # held by a function while it reads, computes and writes its updates
         self.order = next(Container._created)  # the order locks are taken in
+
+    @property
+    def value(self):
+        v = self._value
+        if v is None:  # the newest value is on the device: one copy to the host, on demand
+            v = self._value = np.array(self.device)
+        return v
+
+    @value.setter
+    def value(self, v):
+        self._value = v
+        self.device = None
+
+    def set_device(self, array):
+        """The value is now ``array`` on the device; the host copy is stale."""
+        self.device = array
+        self._value = None
 
     def __reduce__(self):  # pickled as its value; the copy gets its own lock
         return Container, (self.value,)

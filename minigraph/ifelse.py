@@ -56,6 +56,24 @@ class IfElse(Op):
         out = out if isinstance(out, list) else [out]
         return tuple(np.asarray(v, dtype=w.dtype) for v, w in zip(out, want))
 
+    def lower_jax(self, node):
+        """``lax.cond`` over the two branches' lowered programs (a condition known while tracing picks one)."""
+        from .backends.jax_backend import concrete, lower_program
+        progs = [self._branch(which).program for which in (False, True)]
+        if any(p.shared for p in progs):  # a branch reading shared variables: run it on the host
+            return None
+        import jax.numpy as jnp
+        from jax import lax
+        dtypes = [o.dtype for o in node.outputs]
+        branches = [lambda ins, run=lower_program(p): tuple(jnp.asarray(v, d) for v, d in zip(run(*ins), dtypes))
+                    for p in progs]
+
+        def run(cond, *inputs):
+            if concrete(cond):
+                return branches[bool(np.asarray(cond))](inputs)
+            return lax.cond(jnp.asarray(cond) != 0, branches[1], branches[0], inputs)
+        return run
+
     def pullback(self, inputs, outputs, cotangents):
         from .grad import backprop
         from . import tensor as T

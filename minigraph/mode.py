@@ -25,6 +25,8 @@ class Backend:
     name: str
     description: str
     lower: object = None
+    function: object = None  # builds the whole compiled function (a Function subclass), for a backend that
+    #                          needs its own call path (JAX: shared values stay on the device)
 
 
 @dataclass(frozen=True)

@@ -102,46 +102,90 @@ def numeric_grad(f, x, eps=1e-6):
     return g
 
 
-# Agreement of a backend with numpy mode: float64 to 1e-12, float32 to 1e-5 (relative to each output's
-# largest entry as well, so that an entry cancelling to ~0 is judged at the scale it was computed at).
-BACKEND_RTOL = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-2}
+# How closely another backend must reproduce the numpy executor, per float dtype: relative to each
+# result's largest magnitude (a sum computed in another order differs by rounding relative to its terms).
+BACKEND_TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-2}
+REFERENCE_MODE = "FAST_RUN"  # the numpy executor, whatever MINIGRAPH_MODE says
 
 
 class BackendMismatch(AssertionError):
-    """A backend computes something else than numpy mode."""
+    """A backend's result differs from the numpy executor's."""
+
+
+def check_backend(fun, values, mode="JAX", grad_wrt=True, rng=None, **function_kwargs):
+    """Assert that ``mode`` computes what the numpy executor computes, gradients included.
+
+    ``fun`` takes one symbolic input per value (its dtype and static shape) and returns one output or a
+    list.  Compared: every output, and with ``grad_wrt`` the gradient of ``sum(out * R)`` (R fixed
+    random, one per float output) with respect to every float input -- so each op's pullback graph
+    runs on the backend too.  Floats agree to ``BACKEND_TOLERANCE``, everything else exactly.  Returns
+    the numpy results.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    values = [np.asarray(v) for v in values]
+    xs = [TensorType(v.dtype, v.shape)(f"arg{i}") for i, v in enumerate(values)]
+    out = fun(*xs)
+    outs = [as_variable(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    floats = [x for x in xs if x.type.is_float]
+    if grad_wrt and floats:
+        scored = [o for o in outs if o.type.is_float]
+        if scored:
+            cost = sum(((o * _random_like(o, xs, values, rng)).sum() for o in scored), as_variable(0.0))
+            outs += grad(cost, floats, disconnected_inputs="ignore")
+    kwargs = dict(on_unused_input="ignore", **function_kwargs)
+    want = function(xs, outs, mode=REFERENCE_MODE, **kwargs)(*values)
+    got = function(xs, outs, mode=mode, **kwargs)(*values)
+    for k, (o, w, g) in enumerate(zip(outs, want, got)):
+        assert_same(w, g, f"{mode}: output {k} ({o})")
+    return want
+
+
+def assert_same(want, got, what):
+    """``got`` equals the numpy executor's ``want``: dtype and shape exactly, floats to BACKEND_TOLERANCE."""
+    want, got = np.asarray(want), np.asarray(got)
+    if got.dtype != want.dtype or got.shape != want.shape:
+        raise BackendMismatch(f"{what}: {got.dtype}{list(got.shape)}, numpy gives {want.dtype}{list(want.shape)}")
+    tol = BACKEND_TOLERANCE.get(want.dtype.name)
+    if tol is None:
+        if not np.array_equal(want, got):
+            raise BackendMismatch(f"{what}: {got!r}, numpy gives {want!r}")
+        return
+    finite = np.isfinite(want)
+    if not np.array_equal(finite, np.isfinite(got)) or not np.array_equal(want[~finite], got[~finite], equal_nan=True):
+        raise BackendMismatch(f"{what}: non-finite entries differ: {got!r}, numpy gives {want!r}")
+    scale = max(1.0, float(np.max(np.abs(want[finite]), initial=0.0)))
+    err = float(np.max(np.abs(want[finite] - got[finite]), initial=0.0))
+    if err > tol * scale:
+        raise BackendMismatch(f"{what}: differs by {err:.3g} (tolerance {tol:g} x {scale:.3g})")
 
 
 def assert_backend_agrees(inputs, outputs, values, mode, updates=None, **kwargs):
-    """Compile ``outputs`` (and ``updates``) of ``inputs`` in numpy mode and in ``mode``, call both on
-    ``values`` and assert the outputs and the updated shared values agree (see ``BACKEND_RTOL``).
-    Shared variables are restored between the two runs.  Returns the backend's outputs."""
+    """Compile ``outputs`` (and ``updates``) of ``inputs`` on the numpy executor and in ``mode``, call
+    both on ``values`` and assert (``assert_same``) that the outputs and the updated shared values
+    agree.  Shared variables are restored between the two runs.  Returns the backend's results."""
     shared = [s for s, _ in (updates.items() if isinstance(updates, dict) else updates or ())]
     saved = [s.get_value() for s in shared]
     results = []
-    for m in ("FAST_RUN", mode):
+    for m in (REFERENCE_MODE, mode):
         for s, v in zip(shared, saved):
             s.set_value(v.copy())
         fn = function(inputs, outputs, updates=updates, mode=m, **kwargs)
         outs = fn(*[np.copy(v) for v in values])
         results.append(([outs] if fn.single else list(outs)) + [s.get_value() for s in shared])
+    n_out = len(results[0]) - len(shared)
     for i, (want, got) in enumerate(zip(*results)):
-        want, got = np.asarray(want), np.asarray(got)
-        what = f"output {i}" if i < len(results[0]) - len(shared) else f"update of {shared[i - len(results[0])]}"
-        if want.dtype != got.dtype or want.shape != got.shape:
-            raise BackendMismatch(f"{mode}: {what} is {got.dtype}{list(got.shape)}, numpy mode gives "
-                                  f"{want.dtype}{list(want.shape)}")
-        if want.dtype.kind not in "fc":
-            if not np.array_equal(want, got):
-                raise BackendMismatch(f"{mode}: {what} differs from numpy mode: {got!r} vs {want!r}")
-            continue
-        rtol = BACKEND_RTOL[want.dtype.name]
-        scale = np.max(np.abs(want[np.isfinite(want)]), initial=0.0)
-        bad = ~((np.abs(got - want) <= rtol * (np.abs(want) + scale)) | (want == got) | (np.isnan(want) & np.isnan(got)))
-        if bad.any():
-            k = np.argwhere(bad)[0]
-            raise BackendMismatch(f"{mode}: {what} differs from numpy mode at {tuple(k)}: {got[tuple(k)]!r} vs "
-                                  f"{want[tuple(k)]!r} (rtol {rtol})")
+        what = f"output {i}" if i < n_out else f"update of {shared[i - n_out]}"
+        assert_same(want, got, f"{mode}: {what}")
     return results[1]
 
 
-__all__ = ["assert_backend_agrees", "BackendMismatch", "BACKEND_RTOL", "check_grad", "verify_grad", "numeric_grad", "GradientError", "Variable"]
+def _random_like(out, xs, values, rng):
+    shape = out.type.shape
+    if None in shape:
+        shape = np.shape(function(xs, out, on_unused_input="ignore", mode=REFERENCE_MODE)(*values))
+    r = rng.standard_normal(shape).astype(out.dtype)
+    return Constant(TensorType(r.dtype, r.shape), r)
+
+
+__all__ = ["check_grad", "verify_grad", "numeric_grad", "check_backend", "assert_backend_agrees", "assert_same", "BACKEND_TOLERANCE",
+           "BackendMismatch", "GradientError", "Variable"]

@@ -63,6 +63,9 @@ class Cast(Op):
     def perform(self, x):
         return np.asarray(x).astype(self.dtype, copy=False)
 
+    def lower_jax(self, node):
+        return lambda x: _jnp().asarray(x).astype(self.dtype)
+
     def pullback(self, inputs, outputs, gz):
         return [gz[0]]  # an integer input gets it too (Theano); an integer result passes none (the grad driver)
 
@@ -92,6 +95,10 @@ class Alloc(Op):
         out = np.empty(tuple(shape), dtype=np.asarray(value).dtype)
         out[...] = value
         return out
+
+    def lower_jax(self, node):
+        dtype = node.outputs[0].dtype
+        return lambda value, shape: _jnp().broadcast_to(_jnp().asarray(value, dtype), static_shape(shape, self))
 
     def pullback(self, inputs, outputs, gz):
         return [gz[0], None]
@@ -132,6 +139,13 @@ class SumToShape(Op):
         axes = _summed_axes(gshape, shape)
         return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
 
+    def lower_jax(self, node):
+        def run(g, shape):
+            shape = static_shape(shape, self)
+            axes = _summed_axes(g.shape, shape) if g.shape != shape else ()
+            return (g.sum(axis=axes) if axes else g).reshape(shape)
+        return run
+
     def pullback(self, inputs, outputs, gz):
         g, _ = inputs
         return [Alloc()(gz[0], T.shape(g)), None]
@@ -155,6 +169,9 @@ class Shape(Op):
             return np.array(x.shape, dtype=np.int64)
         except AttributeError:  # a Python number
             return np.array(np.shape(x), dtype=np.int64)
+
+    def lower_jax(self, node):
+        return lambda x: np.array(np.shape(x), dtype=np.int64)  # static when traced: a constant
 
     def pullback(self, inputs, outputs, gz):
         return [None]
@@ -180,6 +197,9 @@ class ShapeI(Op):
     def perform(self, x):
         return np.int64(np.shape(x)[self.i])
 
+    def lower_jax(self, node):
+        return self.perform  # static when traced: a constant
+
     def pullback(self, inputs, outputs, gz):
         return [None]
 
@@ -203,6 +223,9 @@ class Arange(Op):
 
     def perform(self, start, stop, step):
         return np.arange(start, stop, step, dtype=self.dtype)
+
+    def lower_jax(self, node):
+        return lambda *bounds: _jnp().arange(*[b.item() for b in static_values(bounds, self)], dtype=self.dtype)
 
     def pullback(self, inputs, outputs, gz):
         return [None, None, None]
@@ -234,6 +257,9 @@ class GradTransform(Op):
 
     def perform(self, x):
         return x
+
+    def lower_jax(self, node):
+        return self.perform
 
     def pullback(self, inputs, outputs, gz):
         if self.mode == "zero":
@@ -272,6 +298,9 @@ class SpecifyShape(Op):
             raise ValueError(f"specify_shape: expected shape {self.shape}, got {np.shape(x)}")
         return x
 
+    def lower_jax(self, node):
+        return self.perform  # shapes are static when traced: checked once, at compile time
+
     def pullback(self, inputs, outputs, gz):
         return [gz[0]]
 
@@ -282,3 +311,27 @@ class SpecifyShape(Op):
 def floatx_dtype(dtype):
     """The float dtype a computation on ``dtype`` produces (ints become floatX)."""
     return dtype if np.dtype(dtype).kind in "fc" else config.floatX
+
+
+def _jnp():
+    import jax.numpy as jnp
+    return jnp
+
+
+class NotStaticError(ValueError):
+    """Under JAX, a shape or an index bound depends on values known only at run time."""
+
+
+def static_values(values, op):
+    """``values`` (shape vectors, bounds) as numpy arrays, for a JAX lowering: JAX needs them when it
+    traces.  One computed from run-time data raises NotStaticError naming the op."""
+    try:
+        return [np.asarray(v) for v in values]
+    except Exception as exc:  # noqa: BLE001 - jax's tracer conversion errors, re-raised as one kind
+        raise NotStaticError(f"{op}: under JAX a shape or index bound must be known when the function is "
+                             "compiled, but this one depends on run-time values") from exc
+
+
+def static_shape(shape, op):
+    """A shape vector as a tuple of ints, for a JAX lowering (see ``static_values``)."""
+    return tuple(int(d) for d in static_values([shape], op)[0])

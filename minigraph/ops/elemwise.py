@@ -150,6 +150,9 @@ class Elemwise(Op):
         if tpl is None or any(v.dtype != want for v in args):
             return None
         return Lowering("elemwise", *tpl) if isinstance(tpl, tuple) else Lowering("elemwise", tpl)
+    def lower_jax(self, node):
+        rule = _JAX.get(type(self))
+        return None if rule is None else _jax_elemwise(rule, node.inputs, node)
 
 
 def _elemwise(name, fn, kind="same", doc=""):
@@ -295,6 +298,10 @@ class Switch(Elemwise):
 
     def __str__(self):
         return "switch"
+
+    def lower_jax(self, node):
+        where = _JAX[Switch]
+        return lambda c, a, b: _jax_elemwise(where, node.inputs[1:], node)(a, b, cond=c)
 
     def pullback(self, inputs, outputs, gz):
         c = inputs[0]
@@ -467,3 +474,54 @@ for _cls in _ZERO_GRAD:
     _cls.pullback = _zero_grad
 for _cls in _NO_GRAD:
     _cls.pullback = _no_grad
+
+
+# ---- JAX lowerings: the jax.numpy twin of each numpy function, given jax.numpy as ``j``.
+_JAX = {
+    Add: lambda j, a, b: j.add(a, b), Sub: lambda j, a, b: j.subtract(a, b),
+    Mul: lambda j, a, b: j.multiply(a, b), TrueDiv: lambda j, a, b: j.true_divide(a, b),
+    FloorDiv: lambda j, a, b: j.floor_divide(a, b), Mod: lambda j, a, b: j.mod(a, b),
+    Pow: lambda j, a, b: j.power(a, b), Maximum: lambda j, a, b: j.maximum(a, b),
+    Minimum: lambda j, a, b: j.minimum(a, b), Neg: lambda j, x: j.negative(x), Abs: lambda j, x: j.abs(x),
+    Sign: lambda j, x: j.sign(x), Floor: lambda j, x: j.floor(x), Ceil: lambda j, x: j.ceil(x),
+    Round: lambda j, x: j.round(x), Sqr: lambda j, x: j.square(x), Identity: lambda j, x: x,
+    Exp: lambda j, x: j.exp(x), Log: lambda j, x: j.log(x), Log1p: lambda j, x: j.log1p(x),
+    Expm1: lambda j, x: j.expm1(x), Sqrt: lambda j, x: j.sqrt(x), Sin: lambda j, x: j.sin(x),
+    Cos: lambda j, x: j.cos(x), Tanh: lambda j, x: j.tanh(x),
+    Sigmoid: lambda j, x: 1 / (1 + j.exp(-_sigmoid_input(j, x))),  # numpy's formula
+    Softplus: lambda j, x: j.logaddexp(0, x), Relu: lambda j, x: j.maximum(x, 0),
+    Lt: lambda j, a, b: j.less(a, b), Le: lambda j, a, b: j.less_equal(a, b),
+    Gt: lambda j, a, b: j.greater(a, b), Ge: lambda j, a, b: j.greater_equal(a, b),
+    Eq: lambda j, a, b: j.equal(a, b), Neq: lambda j, a, b: j.not_equal(a, b),
+    And: lambda j, a, b: j.bitwise_and(a, b), Or: lambda j, a, b: j.bitwise_or(a, b),
+    Xor: lambda j, a, b: j.bitwise_xor(a, b), Invert: lambda j, x: j.invert(x),
+    IsNan: lambda j, x: j.isnan(x), IsInf: lambda j, x: j.isinf(x),
+    Switch: lambda j, a, b, cond: j.where(cond, a, b), Clip: lambda j, x, lo, hi: j.clip(x, lo, hi),
+    TanhGrad: lambda j, y, g: g - g * y * y, SigmoidGrad: lambda j, y, g: (1 - y) * y * g,
+    Trunc: lambda j, x: j.trunc(x), RoundHalfAwayFromZero: lambda j, x: j.sign(x) * j.floor(j.abs(x) + 0.5),
+    Conj: lambda j, x: j.conj(x), Tan: lambda j, x: j.tan(x), ArcSin: lambda j, x: j.arcsin(x),
+    ArcCos: lambda j, x: j.arccos(x), ArcTan: lambda j, x: j.arctan(x), ArcTan2: lambda j, a, b: j.arctan2(a, b),
+    Sinh: lambda j, x: j.sinh(x), Cosh: lambda j, x: j.cosh(x), ArcSinh: lambda j, x: j.arcsinh(x),
+    ArcCosh: lambda j, x: j.arccosh(x), ArcTanh: lambda j, x: j.arctanh(x), Log2: lambda j, x: j.log2(x),
+    Log10: lambda j, x: j.log10(x), Exp2: lambda j, x: j.exp2(x), Deg2Rad: lambda j, x: j.deg2rad(x),
+    Rad2Deg: lambda j, x: j.rad2deg(x),
+}
+
+
+def _sigmoid_input(j, x):
+    """float16 computed in float32 and integers (unsigned ones too) in floatX, as ``_sigmoid`` does."""
+    if x.dtype == j.float16:
+        return x.astype(j.float32)
+    return x if j.issubdtype(x.dtype, j.floating) else x.astype(config.floatX)
+
+
+def _jax_elemwise(rule, operands, node):
+    """``rule`` on jax arrays with numpy's dtypes: the operands in the dtype numpy would compute in (jax's
+    own promotion differs, e.g. int64 with float32), the result in the node's output dtype."""
+    import jax.numpy as jnp
+    common = np.result_type(*[v.dtype for v in operands])
+    want = np.dtype(node.outputs[0].dtype)
+
+    def run(*xs, **kw):
+        return rule(jnp, *[jnp.asarray(x, common) for x in xs], **kw).astype(want)
+    return run

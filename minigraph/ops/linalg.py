@@ -26,6 +26,13 @@ def _rows(x):
     return T.reshape(x, (-1, T.shape_i(x, -1)))
 
 
+def _jax_product(node, product):
+    """A product in JAX, in the node's dtype (numpy's promotion: jax's would differ for mixed ints and floats)."""
+    import jax.numpy as jnp
+    dtype = node.outputs[0].dtype
+    return lambda a, b: product(jnp, jnp.asarray(a, dtype), jnp.asarray(b, dtype))
+
+
 @op
 class Dot(Op):
     """numpy.dot for 1-D and 2-D operands, and (..., k) x (k, n) -> (..., n)."""
@@ -56,6 +63,14 @@ class Dot(Op):
         a, b = node.inputs
         ok = a.ndim <= 2 and a.dtype == b.dtype == node.outputs[0].dtype and a.dtype in ("float32", "float64")
         return Lowering("dot", "np.dot({0}, {1})") if ok else None
+    def lower_jax(self, node):
+        def dot(jnp, a, b):
+            k = 0 if b.ndim == 1 else -2
+            if a.shape[-1] != b.shape[k]:  # numpy's words, not XLA's
+                raise ValueError(f"shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} (dim {a.ndim - 1}) "
+                                 f"!= {b.shape[k]} (dim {k % b.ndim})")
+            return jnp.dot(a, b)
+        return _jax_product(node, dot)
 
     def pullback(self, inputs, outputs, gz):
         a, b = inputs
@@ -99,6 +114,9 @@ class Matmul(Op):
     def perform(self, a, b):
         return np.matmul(a, b)
 
+    def lower_jax(self, node):
+        return _jax_product(node, lambda jnp, a, b: jnp.matmul(a, b))
+
     def pullback(self, inputs, outputs, gz):
         a, b = inputs
         g = gz[0]
@@ -133,6 +151,10 @@ class Tensordot(Op):
         a2 = a.reshape(k, math.prod(sa[n:]))
         b2 = b.reshape(k, math.prod(sb[n:]))
         return (a2.T @ b2).reshape(sa[n:] + sb[n:])
+
+    def lower_jax(self, node):
+        axes = (tuple(range(self.n)), tuple(range(self.n)))
+        return _jax_product(node, lambda jnp, a, b: jnp.tensordot(a, b, axes))
 
     def pullback(self, inputs, outputs, gz):
         a, b = inputs

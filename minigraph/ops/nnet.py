@@ -25,6 +25,13 @@ class _AlongAxis(Op):
             return self.perform
         return lambda x: self.perform(np.asarray(x, dtype=dtype))
 
+    def lower_jax(self, node):
+        import jax
+        import jax.numpy as jnp
+        fn = getattr(jax.nn, str(self).split("{")[0])  # jax.nn.softmax / log_softmax: the same max shift
+        dtype = node.outputs[0].dtype
+        return lambda x: fn(jnp.asarray(x, dtype), axis=self.axis)
+
 
 @op
 class Softmax(_AlongAxis):

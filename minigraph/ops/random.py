@@ -109,6 +109,9 @@ class RandomDraw(Op):
         advanced[1] += np.uint64(1)
         return advanced, np.asarray(sample).astype(self.dtype, copy=False)
 
+    def lower_jax(self, node):
+        return None  # numpy's generator, on the host (jax.pure_callback): the same numbers in every mode
+
     def pullback(self, inputs, outputs, gz):
         return [None] * len(inputs)  # a sample is not a differentiable function of its parameters
 

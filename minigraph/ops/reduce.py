@@ -90,6 +90,15 @@ class Reduce(Op):
         r = type(self).fn(x, axis=self.axes, keepdims=self.keepdims)
         return r.astype(self.out_dtype(x.dtype), copy=False) if hasattr(r, "astype") else r
 
+    def lower_jax(self, node):
+        import jax.numpy as jnp
+        fn = getattr(jnp, type(self).fn.__name__)  # jax.numpy's sum, prod, max, min, argmax, argmin
+        return lambda x: self.reduce_jax(fn, x).astype(node.outputs[0].dtype)
+
+    def reduce_jax(self, fn, x):
+        acc = getattr(self, "acc", None)  # Sum and Prod: the accumulator's dtype, as perform uses it
+        return fn(x, axis=self.axes, keepdims=self.keepdims, **({"dtype": acc} if acc else {}))
+
     def make_thunk(self, node):
         # Sum/Prod/Max/Min of floats: the ufunc's reduce, without numpy's Python-level wrappers
         ufunc = _UFUNC.get(type(self).fn)
@@ -192,6 +201,12 @@ class Argmax(Reduce):
             r = type(self).fn(x.reshape(-1))
             return np.asarray(r).reshape((1,) * x.ndim) if self.keepdims else r
         return type(self).fn(x, axis=self.axes[0] if self.axes else None, keepdims=self.keepdims)
+
+    def reduce_jax(self, fn, x):
+        if len(self.axes) == x.ndim and x.ndim != 1:
+            r = fn(x.reshape(-1))
+            return r.reshape((1,) * x.ndim) if self.keepdims else r
+        return fn(x, axis=self.axes[0] if self.axes else None, keepdims=self.keepdims)
 
     def pullback(self, inputs, outputs, gz):
         return [None]

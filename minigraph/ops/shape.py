@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..graph import Apply, Op, TensorType, as_variable, op
-from .basic import ShapeI, SpecifyShape, _const_int, shape_vector
+from .basic import ShapeI, SpecifyShape, _const_int, shape_vector, static_shape
 from .elemwise import ShapeError, T
 
 
@@ -40,6 +40,12 @@ class DimShuffle(Op):
             return None
         base = "{0}" if perm == list(range(ndim)) else f"{{0}}.transpose(({', '.join(map(str, perm))},))"
         return Lowering("view", f"{base}[{', '.join(index)}]")
+    def lower_jax(self, node):
+        kept = [p for p in self.pattern if p != "x"]
+        ndim = node.inputs[0].ndim
+        perm = kept + [a for a in range(ndim) if a not in kept]
+        index = tuple(None if p == "x" else slice(None) for p in self.pattern) + (0,) * (ndim - len(kept))
+        return lambda x: _jnp().transpose(x, perm)[index]
 
     def _runner(self, ndim):
         # transpose kept axes first (dropped ones last), then one basic index: None adds an axis, 0 drops one
@@ -97,6 +103,9 @@ class Reshape(Op):
     def perform(self, x, shape):
         return np.reshape(x, tuple(shape))
 
+    def lower_jax(self, node):
+        return lambda x, shape: _jnp().reshape(x, static_shape(shape, self))
+
     def pullback(self, inputs, outputs, gz):
         return [T.reshape(gz[0], T.shape(inputs[0])), None]
 
@@ -144,6 +153,8 @@ class Concatenate(Op):
     def lower_numba(self, node):
         from ..lowering import Lowering
         return Lowering("concat", axis=self.axis)
+    def lower_jax(self, node):
+        return lambda *xs: _jnp().concatenate(xs, axis=self.axis)
 
     def writes_into(self, node):
         return "any"
@@ -203,6 +214,9 @@ class Stack(Op):
         index = (slice(None),) * self.axis + (None,)
         return np.concatenate([np.asarray(x)[index] for x in xs], axis=self.axis)
 
+    def lower_jax(self, node):
+        return lambda *xs: _jnp().stack(xs, axis=self.axis)
+
     def pullback(self, inputs, outputs, gz):
         index = (slice(None),) * self.axis
         return [gz[0][index + (i,)] for i in range(len(inputs))]
@@ -237,3 +251,11 @@ class Unbroadcast(Op):
 
     def __str__(self):
         return f"unbroadcast{{{','.join(map(str, self.axes))}}}"
+
+    def lower_jax(self, node):
+        return self.perform
+
+
+def _jnp():
+    import jax.numpy as jnp
+    return jnp

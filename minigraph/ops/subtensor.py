@@ -138,6 +138,81 @@ def _index_builder(spec):
     return lambda vals: tuple(p(it) for it in [iter(vals)] for p in parts)
 
 
+def _jax_index(op, x, vals):
+    """The index of ``op.spec`` for a jax array: slice bounds must be static (known when traced); integer
+    indices may be traced.  Static integers out of range raise IndexError as numpy would (jax would clamp)."""
+    from .basic import static_values
+    it, index, axis = iter(vals), [], 0
+    for entry in op.spec:
+        kind = entry[0]
+        if kind == "n":
+            index.append(None)
+            continue
+        if kind == "s":
+            index.append(slice(*[int(static_values([next(it)], op)[0]) if b == SYM else b for b in entry[1:]]))
+        elif kind == "a":
+            index.append(next(it))
+        else:
+            k = next(it) if entry[1] == SYM else entry[1]
+            if isinstance(k, (int, np.integer, np.ndarray)) and not -x.shape[axis] <= int(k) < x.shape[axis]:
+                raise IndexError(f"index {int(k)} is out of bounds for axis {axis} with size {x.shape[axis]}")
+            index.append(k)
+        axis += 1
+    return tuple(index)
+
+
+def _is_int(e):
+    return not isinstance(e, slice) and e is not None and getattr(e, "ndim", 0) == 0
+
+
+def _update_box(x, index, y, replace):
+    """``x`` with the box ``x[index]`` (integers and step-1 slices) set to, or incremented by, ``y``: one
+    dynamic-update-slice (a scatter here would be slower, and XLA's CPU compiler aborts on the reversal
+    of a scatter that covers the whole array)."""
+    import jax.numpy as jnp
+    from jax import lax
+    starts, sizes = [], []
+    for axis, dim in enumerate(x.shape):
+        e = index[axis] if axis < len(index) else slice(None)
+        if isinstance(e, slice):
+            start, stop, _ = e.indices(dim)
+            starts.append(start)
+            sizes.append(max(stop - start, 0))
+        else:
+            starts.append(jnp.where(e < 0, e + dim, e))
+            sizes.append(1)
+    region = x[index]
+    new = jnp.broadcast_to(y, region.shape) if replace else region + y
+    return lax.dynamic_update_slice(x, new.reshape(sizes).astype(x.dtype), starts)
+
+
+def _forward_steps(index, shape, y):
+    """``x.at[index]`` with every negative-step slice made a positive-step one (``y`` flipped to match):
+    the same elements get the same values, and XLA's CPU compiler aborts on the reversed index arrays
+    that jax builds for negative steps."""
+    if not any(isinstance(e, slice) and e.step is not None and e.step < 0 for e in index):
+        return index, y
+    out, axis, region = [], 0, 0  # region: the axis of the indexed region this entry gives
+    region_ndim = sum(1 for e in index if e is None or isinstance(e, slice)) + len(shape) - sum(
+        1 for e in index if e is not None)
+    for e in index:
+        if e is None:
+            out.append(e)
+            region += 1
+            continue
+        if isinstance(e, slice) and e.step is not None and e.step < 0:
+            r = range(*e.indices(shape[axis]))
+            e = slice(r[-1], r[0] + 1, -e.step) if len(r) else slice(0, 0)
+            k = region - (region_ndim - y.ndim)  # the axis of y that broadcasts against this one
+            if len(r) and k >= 0 and y.shape[k] != 1:
+                y = y[(slice(None),) * k + (slice(None, None, -1),)]
+        if isinstance(e, slice):
+            region += 1
+        out.append(e)
+        axis += 1
+    return tuple(out), y
+
+
 def _spec_str(spec):
     out = []
     for e in spec:
@@ -179,6 +254,8 @@ class Subtensor(Op):
         if len(node.inputs) != 1 or node.inputs[0].ndim == 0 or any(e[0] == "a" for e in self.spec):
             return None
         return Lowering("view", "{0}[" + (_spec_str(self.spec) or "()") + "]")
+    def lower_jax(self, node):
+        return lambda x, *vals: x[_jax_index(self, x, vals)]
 
     def pullback(self, inputs, outputs, gz):
         x, *idx = inputs
@@ -224,6 +301,17 @@ class IncSubtensor(Op):
 
     def perform(self, x, y, *vals):
         return self.make_thunk(None)(x, y, *vals)
+
+    def lower_jax(self, node):
+        def run(x, y, *vals):
+            import jax.numpy as jnp
+            x = jnp.asarray(x)
+            index, y = _forward_steps(_jax_index(self, x, vals), x.shape, jnp.asarray(y, x.dtype))
+            if all(isinstance(e, slice) and e.step in (None, 1) or _is_int(e) for e in index):
+                return _update_box(x, index, y, self.set)  # a box: no scatter
+            at = x.at[index]
+            return at.set(y) if self.set else at.add(y)
+        return run
 
     def pullback(self, inputs, outputs, gz):
         x, y, *idx = inputs

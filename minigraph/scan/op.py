@@ -211,6 +211,10 @@ class Scan(Op):
     def perform(self, n, *outer):
         return self.steps.run(int(n), outer)
 
+    def lower_jax(self, node):
+        from .jax_scan import lower_scan
+        return lower_scan(self, node)
+
     def generated_sources(self):
         """Sources of the step programs and loops compiled so far (see ``Function.sources``)."""
         return self.steps.sources()
@@ -270,6 +274,10 @@ class CheckLength(Op):
             raise ExecutionError(f"scan: {self.what} has {length} steps but the loop runs {int(n)}"
                                  + ("; all sequences must have the same length" if self.exact else ""))
         return x
+
+    def lower_jax(self, node):
+        from ..ops.basic import static_values
+        return lambda x, n: self.perform(x, int(static_values([n], self)[0]))  # lengths are static under JAX
 
     def pullback(self, inputs, outputs, gz):
         return [gz[0], None]

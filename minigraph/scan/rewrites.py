@@ -67,7 +67,7 @@ class _Parts:
         inner = [p for p, _ in seq + self.carry + nonseq]
         outer = [o for _, o in seq + self.carry + nonseq]
         new_op = op.with_(inner_inputs=inner, inner_outputs=outputs, n_seqs=len(seq), n_carry=len(self.carry),
-                          n_sums=len(self.sums), keep=keep or op.keep)
+                          n_sums=len(self.sums), keep=op.keep if keep is None else keep)
         new = new_op.make_node(node.inputs[0], *outer)
         new.tag.trace, new.tag.grad_of = node.tag.trace, node.tag.grad_of
         return new

@@ -181,6 +181,23 @@ def test_task_command_says_which_mode_ran(mode, capsys):
     assert "| adding | 6 | LSTM |" in out
     # auto: numpy for sequences shorter than 10 steps (a native call costs more than it saves there)
     assert out.rstrip().splitlines()[-1] == f"mode: {'numpy' if mode == 'auto' else mode}"
+def test_mode_jax_prints_the_device_and_trains_as_numpy_does(capsys, monkeypatch):
+    pytest.importorskip("jax")
+    monkeypatch.delenv("MINIGRAPH_MODE", raising=False)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # --mode jax sets MINIGRAPH_MODE for this run only
+    import minigraph
+    monkeypatch.setattr(minigraph.config, "mode", minigraph.config.mode)  # ... and config.mode
+    args = ["task", "adding", "--length", "6", "--cell", "lstm", "--sequences", "64", "--eval-every", "64",
+            "--test-size", "20", "--hidden", "4", "--quiet"]
+    code, out_np, err = run_cli(args, capsys)
+    assert code == 0, err
+    code, out_jax, err = run_cli(args + ["--mode", "jax"], capsys)
+    assert code == 0, err
+    first, *rest = out_jax.splitlines()
+    assert first.startswith("lstm: mode jax on ")
+    strip_time = lambda lines: [line.rsplit(";", 1)[0].rsplit("|", 2)[0] for line in lines]  # noqa: E731
+    assert rest[-1] == "mode: jax" and out_np.splitlines()[-1] == "mode: numpy"
+    assert strip_time(rest[:-1]) == strip_time(out_np.splitlines()[:-1])
 
 
 def test_sweep_command_writes_markdown(tmp_path, capsys):

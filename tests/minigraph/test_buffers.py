@@ -49,6 +49,7 @@ def _lstm(B, T_=6, I=3, H=4, seed=0):
     return f, X, np.array(H_all), np.array(C_all), (W, U, b)
 
 
+@pytest.mark.numpy_executor  # reads the generated loop source
 def test_lstm_loops_use_slots_and_scratch_buffers_and_stay_exact():
     for B in (1, 5):  # B = 1: the gate joins are contiguous, so they are built in place too
         f, X, H_all, C_all, (W, U, b) = _lstm(B)

@@ -12,7 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG = os.path.join(ROOT, "minigraph")
 EDGES = {"printing", "graphviz", "sympy_bridge", "testing",
-         "numba", "numba_cache", "numba_emit"}  # the numba backend loads numba, only when a function asks for it
+         "numba", "numba_cache", "numba_emit", "jax_backend", "jax_scan"}  # backends load their library lazily
 HEAVY = ("sympy", "graphviz", "matplotlib", "scipy", "pandas", "hypothesis", "pytest")
 
 
@@ -103,8 +103,8 @@ LAYERS = [
     ("minigraph.rewrite",),
     ("minigraph.mode", "minigraph.buffers"),
     ("minigraph.compile",),
+    ("minigraph.backends",),      # drivers lowering a compiled program (numba, JAX); scan lowers its own loops with them
     ("minigraph.scan", "minigraph.scan_module", "minigraph.ifelse"),  # own compiled programs: above the compiler
-    ("minigraph.backends",),      # lowers compiled programs and scan loops
     ("minigraph.printing", "minigraph.graphviz", "minigraph.sympy_bridge", "minigraph.testing"),
 ]
 # Imports that go up, each a documented convenience (and all inside a function or at the end of a module).

@@ -22,7 +22,7 @@ def test_known_modes_compile_and_agree(name):
     assert f.mode.name == name.upper()
 
 
-@pytest.mark.parametrize("name", ["JAX", "fast-run", "", "Mode"])
+@pytest.mark.parametrize("name", ["CUDA", "fast-run", "", "Mode"])
 def test_unknown_mode_is_refused_with_the_choices(name):
     x = T.dvector("x")
     with pytest.raises(ValueError, match="not a known mode; choose one of .*FAST_COMPILE.*FAST_RUN.*NUMPY"):

@@ -156,6 +156,7 @@ def test_random_graphs_have_the_same_values_with_and_without_rewrites(steps, see
 
 @pytest.mark.numpy_executor  # bit-exact against the numpy interpreter: the numpy executor's buffer reuse
 @SETTINGS
+@pytest.mark.numpy_executor  # numpy's generated code against its own interpreter, bit for bit
 @given(steps=programs(), seed=st.integers(0, 2 ** 16), static=st.booleans())
 def test_random_graphs_compiled_equal_the_node_by_node_interpreter(steps, seed, static):
     """The generated code writes results into dead buffers; the interpreter never does."""

@@ -3,10 +3,15 @@ clipping and stays finite with it (Pascanu, Mikolov & Bengio 2013)."""
 import math
 
 import numpy as np
+import pytest
 
 from lstm.gradflow import clipping_run
 
 
+# The update at which the unclipped run overflows is a property of numpy's exact trajectory: the run is
+# chaotic, and under JAX (last-bit differences in tanh and the sums) the loss is 7.6e235 at update 120
+# rather than inf at update 90.
+@pytest.mark.numpy_executor
 def test_clipping_keeps_an_exploding_rnn_finite():
     """W_h x 3, SGD lr 0.3, adding T = 50: measured non-finite after 90 updates without clipping;
     clipped at norm 1 the loss stays finite (0.38 after 120 updates)."""

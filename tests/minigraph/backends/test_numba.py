@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import minigraph as theano
 import minigraph.tensor as T
-from minigraph.testing import BACKEND_RTOL, assert_backend_agrees, check_grad
+from minigraph.testing import BACKEND_TOLERANCE, assert_backend_agrees, check_grad
 
 pytest.importorskip("scipy")  # numba's np.dot calls BLAS through scipy
 numba_backend = pytest.importorskip("minigraph.backends.numba")  # needs numba (and scipy for its BLAS calls)
@@ -103,7 +103,7 @@ def test_op_without_lowering_runs_on_numpy_with_one_warning():
     with pytest.warns(UserWarning, match="no numba lowering for .*argmax"):
         f = theano.function([x], out, mode="NUMBA")
     value = np.random.default_rng(0).standard_normal((3, 4))
-    np.testing.assert_allclose(f(value), theano.function([x], out)(value), rtol=BACKEND_RTOL["float64"])
+    np.testing.assert_allclose(f(value), theano.function([x], out)(value), rtol=BACKEND_TOLERANCE["float64"])
 
 
 def test_mode_is_case_insensitive_and_read_from_config():
