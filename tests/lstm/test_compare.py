@@ -1,6 +1,9 @@
 """lstm.compare: one honest stock run per setting and seed, one table; the runs are pure, so
 serial and a real Dask cluster agree."""
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,6 +11,8 @@ import pytest
 from lstm.compare import compare, forecast_run, main
 from lstm.stock import PriceSeries
 from lstm.sweep import Job, SweepError, run_jobs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def synthetic():
@@ -79,3 +84,15 @@ def test_compare_on_a_local_cluster_prints_the_serial_table():
     assert parallel == serial
     assert "lstm.compare: a local Dask cluster of 2 worker processes" in stream.getvalue()
     assert stream.getvalue().count("test RMSE") == 4  # one line per finished run
+
+
+def test_without_dask_local_falls_back_to_serial_with_one_line():
+    code = ("import sys; sys.modules['distributed'] = None\n"  # as if dask were not installed
+            "from lstm.compare import main\n"
+            "sys.exit(main(['--vary', 'hidden=2', '--seeds', '0', '--set', 'epochs=1']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "dask" in line]
+    assert notes == ["lstm.compare: dask.distributed is not installed (pip install 'minigraph[dask]'); "
+                     "running the grid serially in this process"]
+    assert proc.stdout.startswith("| hidden | test RMSE") and "1 runs in" in proc.stdout
