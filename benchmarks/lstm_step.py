@@ -36,7 +36,7 @@ import minigraph as mg  # noqa: E402
 import minigraph.tensor as T  # noqa: E402
 from lstm import reference as ref  # noqa: E402
 
-SIZES = {"S1": (50, 1, 8, 20), "S2": (100, 32, 64, 128), "S3": (100, 64, 256, 512)}
+SIZES = {"S0": (1, 1, 10, 20), "S1": (50, 1, 8, 20), "S2": (100, 32, 64, 128), "S3": (100, 64, 256, 512)}
 NAMES = ["W_x", "W_h", "b", "W_y", "b_y"]
 
 
@@ -176,6 +176,7 @@ def implementations(params, X, Y, dtype, others=True, ablation=True):
     impls.append(build_per_gate_step(params, X, Y, dtype))
     fn, by_name, names, compile_s = build_package_step(params, dtype)
     impls.append(_shared_impl("minigraph, lstm package", fn, by_name, names, params, X, Y, compile_s))
+    impls += numba_impls(params, X, Y, dtype)
     if others:
         import others as other_frameworks
         for build in other_frameworks.BUILDERS:
@@ -184,6 +185,60 @@ def implementations(params, X, Y, dtype, others=True, ablation=True):
             except ImportError:
                 pass
     return impls
+
+
+def numba_impls(params, X, Y, dtype):
+    """The fused-gates step in numba mode (``mode="NUMBA"``), if numba is installed; its compile time
+    includes the first call, where numba compiles (or loads from the disk cache)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return []
+    mg.config.mode = "NUMBA"
+    try:
+        t0 = time.perf_counter()
+        fn, shared, _ = build_minigraph_step(params, dtype)
+        fn(X, Y, 0.0)
+        compile_s = time.perf_counter() - t0
+    finally:
+        mg.config.mode = "FAST_RUN"
+    return [_shared_impl("minigraph, numba mode, fused gates", fn, shared, NAMES, params, X, Y, compile_s)]
+
+
+_COMPILE_PROBE = """
+import sys, time, warnings
+sys.path[:0] = [{root!r}, {here!r}]
+warnings.simplefilter("ignore")
+t0, c0 = time.perf_counter(), time.process_time()
+import numpy as np, minigraph as mg, lstm_step as B
+from lstm import reference as ref
+Tn, Bn, I, H = B.SIZES["S1"]
+params = ref.init_lstm_params(I, H, 1, np.random.default_rng(0), np.float64)
+mg.config.mode = "NUMBA"
+fn, _, _ = B.build_minigraph_step(params, np.float64)
+fn(np.zeros((Tn, Bn, I)), np.zeros((Bn, 1)), 0.0)
+print(time.perf_counter() - t0, time.process_time() - c0)
+"""
+
+
+def numba_compile_report():
+    """Build and first call of the S1 training function in numba mode, in fresh processes: against an
+    empty disk cache (cold), then against the cache that run filled (cached).  Wall and CPU seconds,
+    including the imports of minigraph and numba."""
+    import subprocess
+    import tempfile
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = _COMPILE_PROBE.format(root=os.path.dirname(here), here=here)
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, MINIGRAPH_CACHE_DIR=cache)
+        times = [[float(t) for t in subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                                   text=True, check=True).stdout.split()[-2:]] for _ in range(2)]
+    print(f"\nnumba mode, S1 training function, build + first call in a fresh process (wall / CPU s): "
+          f"cold cache {times[0][0]:.2f} / {times[0][1]:.2f}, from the disk cache {times[1][0]:.2f} / {times[1][1]:.2f}")
 
 
 def agrees(impl, reference, dtype):
@@ -345,7 +400,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="S1 and S2 only, fewer rounds")
     ap.add_argument("--sizes", default=None, help="comma-separated, e.g. S1,S2")
     ap.add_argument("--dtypes", default="float32,float64")
-    ap.add_argument("--repeats", type=int, default=None, help="rounds per size (default S1 60, S2 15, S3 5)")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds per size (default S0 200, S1 60, S2 15, S3 5)")
     ap.add_argument("--no-others", action="store_true", help="skip PyTorch, JAX, PyTensor and autograd")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory, per-step overhead and ablation reports")
     ap.add_argument("--wall", action="store_true", help="time with the wall clock instead of CPU time")
@@ -353,11 +408,11 @@ def main(argv=None):
     global CLOCK
     if args.wall:
         CLOCK = time.perf_counter
-    sizes = args.sizes.split(",") if args.sizes else (["S1", "S2"] if args.quick else ["S1", "S2", "S3"])
+    sizes = args.sizes.split(",") if args.sizes else (["S1", "S2"] if args.quick else ["S0", "S1", "S2", "S3"])
     print(f"median {'wall' if args.wall else 'CPU'} milliseconds per training step (forward + BPTT + SGD); "
           "ratio = median over rounds of time / numpy reference's time in the same round")
     for size in sizes:
-        repeats = args.repeats or {"S1": 60, "S2": 15, "S3": 5}[size] // (2 if args.quick else 1)
+        repeats = args.repeats or {"S0": 200, "S1": 60, "S2": 15, "S3": 5}[size] // (2 if args.quick else 1)
         Tn, B, I, H = SIZES[size]
         for dtype in (np.dtype(d).type for d in args.dtypes.split(",")):
             print(f"\n{size} (T={Tn}, B={B}, I={I}, H={H}) {np.dtype(dtype).name}, {repeats} rounds")
@@ -366,6 +421,7 @@ def main(argv=None):
                 print(f"  {name:46} {ms:9.2f} {ratio:6.2f} {comp:9.3f}  {'-' if ok is None else 'yes' if ok else 'NO'}",
                       flush=True)
     if not args.no_memory:
+        numba_compile_report()
         scan_overhead()
         memory_report()
         rewrite_ablation("S2", np.float32, repeats=3 if args.quick else 6)

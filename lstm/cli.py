@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output, only the results")
     p.add_argument("--progress", choices=("auto", "bar", "epoch", "off"), default="auto",
                    help="progress display on stderr: a live bar on a terminal, else a line per epoch")
+    _mode_option(p)
     p.set_defaults(func=cmd_stock)
 
     # ---- task
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", metavar="PATH",
                    help="write the trained network to PATH (one --cell only), e.g. for lstm gradflow --checkpoint")
     _arch_options(p)
+    _mode_option(p)
     p.set_defaults(func=cmd_task)
 
     # ---- sweep
@@ -212,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables-only", action="store_true",
                    help="run nothing: only render the tables of every run in --results")
     _arch_options(p, multiple=True)
+    _mode_option(p)
     p.set_defaults(func=cmd_sweep)
 
     # ---- gradflow
@@ -224,6 +227,30 @@ def build_parser() -> argparse.ArgumentParser:
     _arch_options(p)
     p.set_defaults(func=gradflow.run_command)
     return parser
+
+
+def _mode_option(p) -> None:
+    p.add_argument("--mode", choices=("auto", "numpy", "numba"), default="auto",
+                   help="executor: numpy, or numba's native code (pip install 'minigraph[numba]'); default auto: "
+                        "numba where installed and measured faster (sequences of 10 steps and more)")
+
+
+def _choose_mode(args) -> str:
+    """Set minigraph's mode from --mode; returns its name.  auto: numba when installed, for the
+    recurrent loops it was measured faster on (10 steps and more: the tasks and sweeps); numpy for
+    the stock example's short windows, where a native call costs more than it saves."""
+    import importlib.util
+
+    import minigraph
+    have = importlib.util.find_spec("numba") is not None
+    mode = args.mode
+    if mode == "numba" and not have:
+        raise CLIError("--mode numba needs numba: pip install 'minigraph[numba]'")
+    if mode == "auto":
+        steps = min(getattr(args, "lengths", None) or [getattr(args, "length", 0)])
+        mode = "numba" if have and args.command in ("task", "sweep") and steps >= 10 else "numpy"
+    minigraph.config.mode = os.environ["MINIGRAPH_MODE"] = "NUMBA" if mode == "numba" else "FAST_RUN"  # env: sweep workers
+    return mode
 
 
 def _per_task(key: str) -> str:
@@ -328,7 +355,7 @@ def cmd_stock(args) -> int:
             seed=0 if args.seed is None else args.seed, checkpoint=args.checkpoint, resume=args.resume,
             out=out, progress="off" if args.quiet else args.progress)
         stock.run_forecast(series, cfg, out=_say)
-    _say(f"elapsed: {time.perf_counter() - t0:.1f} s")
+    _say(f"elapsed: {time.perf_counter() - t0:.1f} s ({args.mode} mode)")
     return 0
 
 
@@ -442,12 +469,19 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
+    import minigraph
+    saved_mode, saved_env = minigraph.config.mode, os.environ.get("MINIGRAPH_MODE")  # main() is also called as a function
     try:
+        if hasattr(args, "mode"):
+            args.mode = _choose_mode(args)
         with warnings.catch_warnings():
             warnings.simplefilter("always", DataWarning)
             warnings.simplefilter("always", LeftoverRemoved)
             warnings.showwarning = _show_warning
-            return args.func(args)
+            status = args.func(args)
+        if args.command in ("task", "sweep"):
+            _say(f"mode: {args.mode}")
+        return status
     except KeyboardInterrupt:
         ckpt = getattr(args, "checkpoint", None)
         hint = (f"; {ckpt} holds the last finished epoch, continue with --resume"
@@ -458,6 +492,12 @@ def main(argv=None) -> int:
             MemoryError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    finally:  # leave the caller's mode as it was
+        minigraph.config.mode = saved_mode
+        if saved_env is None:
+            os.environ.pop("MINIGRAPH_MODE", None)
+        else:
+            os.environ["MINIGRAPH_MODE"] = saved_env
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ from .tensor import dot
 from .scan import foldl, foldr, map, reduce, scan  # noqa: A004
 from . import scan_module  # noqa: F401,E402  (theano.scan_module.until)
 from . import ifelse  # noqa: F401,E402  (theano.ifelse.ifelse: the module, as in Theano)
+from . import backends  # noqa: F401, E402  (registers the installed backends as modes; imports none of them)
 
 clone = clone_replace
 

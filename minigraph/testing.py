@@ -102,4 +102,46 @@ def numeric_grad(f, x, eps=1e-6):
     return g
 
 
-__all__ = ["check_grad", "verify_grad", "numeric_grad", "GradientError", "Variable"]
+# Agreement of a backend with numpy mode: float64 to 1e-12, float32 to 1e-5 (relative to each output's
+# largest entry as well, so that an entry cancelling to ~0 is judged at the scale it was computed at).
+BACKEND_RTOL = {"float64": 1e-12, "float32": 1e-5, "float16": 1e-2}
+
+
+class BackendMismatch(AssertionError):
+    """A backend computes something else than numpy mode."""
+
+
+def assert_backend_agrees(inputs, outputs, values, mode, updates=None, **kwargs):
+    """Compile ``outputs`` (and ``updates``) of ``inputs`` in numpy mode and in ``mode``, call both on
+    ``values`` and assert the outputs and the updated shared values agree (see ``BACKEND_RTOL``).
+    Shared variables are restored between the two runs.  Returns the backend's outputs."""
+    shared = [s for s, _ in (updates.items() if isinstance(updates, dict) else updates or ())]
+    saved = [s.get_value() for s in shared]
+    results = []
+    for m in ("FAST_RUN", mode):
+        for s, v in zip(shared, saved):
+            s.set_value(v.copy())
+        fn = function(inputs, outputs, updates=updates, mode=m, **kwargs)
+        outs = fn(*[np.copy(v) for v in values])
+        results.append(([outs] if fn.single else list(outs)) + [s.get_value() for s in shared])
+    for i, (want, got) in enumerate(zip(*results)):
+        want, got = np.asarray(want), np.asarray(got)
+        what = f"output {i}" if i < len(results[0]) - len(shared) else f"update of {shared[i - len(results[0])]}"
+        if want.dtype != got.dtype or want.shape != got.shape:
+            raise BackendMismatch(f"{mode}: {what} is {got.dtype}{list(got.shape)}, numpy mode gives "
+                                  f"{want.dtype}{list(want.shape)}")
+        if want.dtype.kind not in "fc":
+            if not np.array_equal(want, got):
+                raise BackendMismatch(f"{mode}: {what} differs from numpy mode: {got!r} vs {want!r}")
+            continue
+        rtol = BACKEND_RTOL[want.dtype.name]
+        scale = np.max(np.abs(want[np.isfinite(want)]), initial=0.0)
+        bad = ~((np.abs(got - want) <= rtol * (np.abs(want) + scale)) | (want == got) | (np.isnan(want) & np.isnan(got)))
+        if bad.any():
+            k = np.argwhere(bad)[0]
+            raise BackendMismatch(f"{mode}: {what} differs from numpy mode at {tuple(k)}: {got[tuple(k)]!r} vs "
+                                  f"{want[tuple(k)]!r} (rtol {rtol})")
+    return results[1]
+
+
+__all__ = ["assert_backend_agrees", "BackendMismatch", "BACKEND_RTOL", "check_grad", "verify_grad", "numeric_grad", "GradientError", "Variable"]

@@ -34,8 +34,8 @@ else
 fi
 stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  step "installing minigraph with its test and dask extras into $VENV (pip; about a minute the first time)"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,dask]'
+  step "installing minigraph with its test, dask and numba extras into $VENV (pip; about a minute the first time)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,dask,numba]'
   touch "$stamp"
 else
   step "minigraph is installed in $VENV and up to date"

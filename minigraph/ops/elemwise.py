@@ -141,6 +141,16 @@ class Elemwise(Op):
     def perform(self, *inputs):
         return type(self).fn(*inputs)
 
+    def lower_numba(self, node):
+        """The numba template from ``_NUMBA`` below, where every input has the output's dtype."""
+        from ..lowering import Lowering
+        tpl = _NUMBA.get(type(self))
+        args = node.inputs[1:] if isinstance(self, Switch) else node.inputs
+        want = node.outputs[0].dtype if self.kind != "bool" else args[0].dtype
+        if tpl is None or any(v.dtype != want for v in args):
+            return None
+        return Lowering("elemwise", *tpl) if isinstance(tpl, tuple) else Lowering("elemwise", tpl)
+
 
 def _elemwise(name, fn, kind="same", doc=""):
     """Define an elementwise op class from a numpy function; its pullback is attached below."""
@@ -415,6 +425,29 @@ _RULES = {
     Deg2Rad: lambda i, o, g: [g * float(np.pi / 180.0)],
     Rad2Deg: lambda i, o, g: [g * float(180.0 / np.pi)],
     Conj: lambda i, o, g: [T.conj(g)],
+}
+
+
+# numba lowerings (minigraph.backends.numba): one expression each, valid on arrays and scalars
+_NUMBA = {
+    Add: "({0} + {1})", Sub: "({0} - {1})", Mul: "({0} * {1})", TrueDiv: "({0} / {1})",
+    Maximum: "np.maximum({0}, {1})", Minimum: "np.minimum({0}, {1})", Neg: "(-{0})", Abs: "np.abs({0})",
+    Sign: "np.sign({0})", Floor: "np.floor({0})", Ceil: "np.ceil({0})", Sqr: "({0} * {0})", Identity: "{0}",
+    Exp: ("np.exp({0})", "math.exp({0})"), Log: "np.log({0})", Log1p: "np.log1p({0})", Expm1: "np.expm1({0})",
+    Sqrt: "np.sqrt({0})", Sin: "np.sin({0})", Cos: "np.cos({0})", Tanh: ("np.tanh({0})", "math.tanh({0})"),
+    Sigmoid: ("({one} / ({one} + np.exp(np.minimum(-{0}, {exp_limit}))))",
+              "({one} / ({one} + math.exp(np.minimum(-{0}, {exp_limit}))))"),
+    Softplus: "np.logaddexp({zero}, {0})", Relu: "np.maximum({0}, {zero})",
+    Lt: "({0} < {1})", Le: "({0} <= {1})", Gt: "({0} > {1})", Ge: "({0} >= {1})", Eq: "({0} == {1})",
+    Neq: "({0} != {1})", IsNan: "np.isnan({0})", IsInf: "np.isinf({0})",
+    Switch: ("np.where({0}, {1}, {2})", "({1} if {0} else {2})"),
+    Clip: "np.minimum(np.maximum({0}, {1}), {2})",
+    TanhGrad: "({1} - ({1} * {0}) * {0})",
+    SigmoidGrad: "((({one} - {0}) * {0}) * {1})",
+    Trunc: "np.trunc({0})", Tan: "np.tan({0})", ArcSin: "np.arcsin({0})", ArcCos: "np.arccos({0})",
+    ArcTan: "np.arctan({0})", ArcTan2: "np.arctan2({0}, {1})", Sinh: "np.sinh({0})", Cosh: "np.cosh({0})",
+    ArcSinh: "np.arcsinh({0})", ArcCosh: "np.arccosh({0})", ArcTanh: "np.arctanh({0})", Log2: "np.log2({0})",
+    Log10: "np.log10({0})", Exp2: "np.exp2({0})", Deg2Rad: "np.deg2rad({0})", Rad2Deg: "np.rad2deg({0})",
 }
 
 

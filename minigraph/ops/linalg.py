@@ -51,6 +51,12 @@ class Dot(Op):
     def perform(self, a, b):
         return _dot_nd(np.asarray(a), np.asarray(b))
 
+    def lower_numba(self, node):  # BLAS through numba's np.dot: 1-D and 2-D float operands
+        from ..lowering import Lowering
+        a, b = node.inputs
+        ok = a.ndim <= 2 and a.dtype == b.dtype == node.outputs[0].dtype and a.dtype in ("float32", "float64")
+        return Lowering("dot", "np.dot({0}, {1})") if ok else None
+
     def pullback(self, inputs, outputs, gz):
         a, b = inputs
         g = gz[0]

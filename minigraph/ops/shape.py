@@ -30,6 +30,17 @@ class DimShuffle(Op):
     def perform(self, x):
         return self._runner(np.ndim(x))(x)
 
+    def lower_numba(self, node):  # a transpose, then one basic index (None adds an axis, 0 drops one)
+        from ..lowering import Lowering
+        ndim = node.inputs[0].ndim
+        kept = [p for p in self.pattern if p != "x"]
+        perm = kept + [a for a in range(ndim) if a not in kept]
+        index = [("None" if p == "x" else ":") for p in self.pattern] + ["0"] * (ndim - len(kept))
+        if ndim == 0 or not self.pattern:
+            return None
+        base = "{0}" if perm == list(range(ndim)) else f"{{0}}.transpose(({', '.join(map(str, perm))},))"
+        return Lowering("view", f"{base}[{', '.join(index)}]")
+
     def _runner(self, ndim):
         # transpose kept axes first (dropped ones last), then one basic index: None adds an axis, 0 drops one
         kept = [p for p in self.pattern if p != "x"]
@@ -129,6 +140,10 @@ class Concatenate(Op):
 
     def perform(self, *xs, out=None):
         return np.concatenate(xs, axis=self.axis, out=out)
+
+    def lower_numba(self, node):
+        from ..lowering import Lowering
+        return Lowering("concat", axis=self.axis)
 
     def writes_into(self, node):
         return "any"

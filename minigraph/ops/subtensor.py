@@ -174,6 +174,12 @@ class Subtensor(Op):
     def perform(self, x, *vals):
         return np.asarray(x)[_index_builder(self.spec)(vals)]
 
+    def lower_numba(self, node):  # constant basic indices only: a view
+        from ..lowering import Lowering
+        if len(node.inputs) != 1 or node.inputs[0].ndim == 0 or any(e[0] == "a" for e in self.spec):
+            return None
+        return Lowering("view", "{0}[" + (_spec_str(self.spec) or "()") + "]")
+
     def pullback(self, inputs, outputs, gz):
         x, *idx = inputs
         return [IncSubtensor(self.spec, False)(T.zeros_like(x), gz[0], *idx)] + [None] * len(idx)

@@ -45,6 +45,7 @@ class StepProgram:
     fully_static: bool
     y_layout: list                  # per y: STORE, CONST or the index of an earlier y with the same value
     plan: StaticPlan = None         # built on first use when fully_static
+    lowered: dict = field(default_factory=dict)  # a backend's lower_loop -> its StaticPlan (see run)
 
 
 def _shape(a):
@@ -148,8 +149,10 @@ class StepPrograms:
                     + ("" if given else "; all sequences must have the same length (a sequence "
                        "with taps gives its length minus the span of its taps)"))
 
-    def run(self, n, outer, fast=True):
-        """The node's outputs for ``n`` steps over the outer input values ``outer`` (n_steps excluded)."""
+    def run(self, n, outer, fast=True, lower_loop=None):
+        """The node's outputs for ``n`` steps over the outer input values ``outer`` (n_steps excluded).
+        ``lower_loop``: a backend's version of ``Program.loop`` (same arguments, same loop; None where
+        it has no lowering), used for a fully static step."""
         layout = self.layout
         ns, nc = layout.n_seqs, layout.n_carry
         seqs, carries, nonseqs = outer[:ns], tuple(outer[ns:ns + nc]), tuple(outer[ns + nc:])
@@ -160,7 +163,7 @@ class StepPrograms:
         if fast and n > 0:
             step = self.get(seqs, carries + nonseqs, n)
             if step.fully_static:
-                return self._run_static(step, n, seqs, carries, nonseqs, outer)
+                return self._run_static(step, n, seqs, carries, nonseqs, outer, lower_loop)
         return self._run_steps(n, seqs, carries, nonseqs, outer)
 
     def _run_one(self, step, t, args):
@@ -219,11 +222,15 @@ class StepPrograms:
                 buf[t] = outs[j]
         return self._results(n, outer, carries, traces, ys, sums)
 
-    def _run_static(self, step, n, seqs, carries, nonseqs, outer):
+    def _run_static(self, step, n, seqs, carries, nonseqs, outer, lower_loop=None):
         """All n steps in the generated loop, into buffers allocated from the static output types."""
-        plan = step.plan
+        plan = step.plan if lower_loop is None else step.lowered.get(lower_loop)
         if plan is None:
-            plan = step.plan = self._static_plan(step)
+            plan = self._static_plan(step, lower_loop)
+            if lower_loop is None:
+                step.plan = plan
+            else:
+                step.lowered[lower_loop] = plan
         self._check_carry_shapes(carries, plan.carry_shapes)
         traces = [np.empty((n,) + shape, dtype) for shape, dtype in plan.traces]
         ys, rows = [], plan.constant_rows
@@ -245,8 +252,9 @@ class StepPrograms:
             return self.run(n, outer, fast=False)
         return self._results(n, outer, carries, dict(zip(plan.stored, traces)), ys, sums)
 
-    def _static_plan(self, step):
-        """What ``_run_static`` allocates for a fully static step, and its loop."""
+    def _static_plan(self, step, lower_loop=None):
+        """What ``_run_static`` allocates for a fully static step, and its loop (the backend's if it
+        lowers it)."""
         layout, op, program = self.layout, self.op, step.program
         nc = layout.n_carry
         shapes = [o.type.shape for o in program.outputs]
@@ -261,8 +269,9 @@ class StepPrograms:
                 if how == STORE:
                     y_stores.append(j)
         sums = [(shapes[layout.sum_index(j)], np.dtype(v.dtype)) for j, v in enumerate(op.sums)]
-        loop = program.loop(layout.n_seqs, nc, layout.stored, [layout.y_index(j) for j in y_stores],
-                            [layout.sum_index(j) for j in range(len(sums))])
+        loop_args = (layout.n_seqs, nc, layout.stored, [layout.y_index(j) for j in y_stores],
+                     [layout.sum_index(j) for j in range(len(sums))])
+        loop = (lower_loop and lower_loop(program, *loop_args)) or program.loop(*loop_args)
         return StaticPlan(shapes[:nc], layout.stored, traces, ys, y_stores, sums, loop)
 
     # ---- checks and results

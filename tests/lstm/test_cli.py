@@ -170,6 +170,19 @@ def test_task_command_tiny(capsys):
     assert "| adding | 6 | LSTM |" in out and "| adding | 6 | RNN |" in out
 
 
+@pytest.mark.parametrize("mode", ["auto", "numpy", "numba"])
+def test_task_command_says_which_mode_ran(mode, capsys):
+    if mode == "numba":
+        pytest.importorskip("numba")
+    code, out, err = run_cli(["task", "adding", "--length", "6", "--cell", "lstm", "--sequences", "32",
+                              "--eval-every", "32", "--test-size", "10", "--hidden", "3", "--quiet",
+                              "--mode", mode], capsys)
+    assert code == 0, err
+    assert "| adding | 6 | LSTM |" in out
+    # auto: numpy for sequences shorter than 10 steps (a native call costs more than it saves there)
+    assert out.rstrip().splitlines()[-1] == f"mode: {'numpy' if mode == 'auto' else mode}"
+
+
 def test_sweep_command_writes_markdown(tmp_path, capsys):
     md = tmp_path / "table.md"
     code, out, err = run_cli(["sweep", "--task", "temporal-order", "--lengths", "10", "--cells", "rnn",

@@ -2,10 +2,13 @@
 buffers and in-place joins must never change a value.  Each test checks values against numpy and,
 where the point is that a buffer is (or is not) reused, the generated source."""
 import numpy as np
+import pytest
 
 import minigraph as theano
 import minigraph.tensor as T
 from minigraph.scan import Scan
+
+pytestmark = pytest.mark.numpy_executor
 
 
 def _loop_sources(f):

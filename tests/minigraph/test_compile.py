@@ -302,6 +302,9 @@ def test_lossless_python_data_is_accepted_as_theano_does():
     with pytest.raises(TypeError):
         f(np.array([1.0, 2.0]), 11.0, 7)  # an ndarray of a wider dtype is not converted silently
     np.testing.assert_allclose(theano.function([s], s, allow_input_downcast=True)(0.1), np.float32(0.1))
+
+
+@pytest.mark.numpy_executor  # reads the numpy executor's generated loop sources
 def test_generated_lines_name_their_op_and_the_users_line():
     x = T.dmatrix("x")
     w = theano.shared(np.ones((2, 2)), "w")

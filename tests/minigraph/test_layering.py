@@ -11,7 +11,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG = os.path.join(ROOT, "minigraph")
-EDGES = {"printing", "graphviz", "sympy_bridge", "testing"}
+EDGES = {"printing", "graphviz", "sympy_bridge", "testing",
+         "numba", "numba_cache", "numba_emit"}  # the numba backend loads numba, only when a function asks for it
 HEAVY = ("sympy", "graphviz", "matplotlib", "scipy", "pandas", "hypothesis", "pytest")
 
 
@@ -24,6 +25,7 @@ def _third_party_after(code):
              "names = {m.split('.')[0] for m in sys.modules} - before - set(sys.stdlib_module_names)\n"
              "print(json.dumps(sorted(n for n in names if not n.startswith('_'))))")
     env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("MINIGRAPH_MODE", None)  # numpy mode: a backend loads its own library when asked for
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT,
                          check=True)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -94,7 +96,7 @@ def test_core_module_does_not_import_the_edges(module):
 
 # ---- the layers, lowest first (docs/architecture.md)
 LAYERS = [
-    ("minigraph.config", "minigraph.graph", "minigraph.testvalue"),
+    ("minigraph.config", "minigraph.graph", "minigraph.testvalue", "minigraph.lowering"),
     ("minigraph.ops",),
     ("minigraph.tensor", "minigraph.randomstreams", "minigraph.sandbox"),
     ("minigraph.grad", "minigraph.gradient"),
@@ -102,6 +104,7 @@ LAYERS = [
     ("minigraph.mode", "minigraph.buffers"),
     ("minigraph.compile",),
     ("minigraph.scan", "minigraph.scan_module", "minigraph.ifelse"),  # own compiled programs: above the compiler
+    ("minigraph.backends",),      # lowers compiled programs and scan loops
     ("minigraph.printing", "minigraph.graphviz", "minigraph.sympy_bridge", "minigraph.testing"),
 ]
 # Imports that go up, each a documented convenience (and all inside a function or at the end of a module).

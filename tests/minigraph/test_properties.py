@@ -3,6 +3,7 @@ expression graphs whose values (and gradients) do not change under rewrites."""
 import os
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,6 +154,7 @@ def test_random_graphs_have_the_same_values_with_and_without_rewrites(steps, see
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
+@pytest.mark.numpy_executor  # bit-exact against the numpy interpreter: the numpy executor's buffer reuse
 @SETTINGS
 @given(steps=programs(), seed=st.integers(0, 2 ** 16), static=st.booleans())
 def test_random_graphs_compiled_equal_the_node_by_node_interpreter(steps, seed, static):
