@@ -21,6 +21,7 @@ import sys
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -28,7 +29,8 @@ from .results import RunRecord, ResultsFile, is_results_file, render_tables, run
 from .tasks import TaskConfig, TaskResult, _make_batch, run_task
 from .train import format_seconds
 
-__all__ = ["GridError", "SweepError", "build_grid", "run_config", "run_sweep", "check_scheduler", "dask_key"]
+__all__ = ["GridError", "SweepError", "Job", "build_grid", "run_config", "run_jobs", "run_sweep", "check_scheduler",
+           "dask_key"]
 
 # what a LocalCluster's worker processes get: one BLAS thread (the matrices are tiny; more
 # threads only fight over the cores the other workers use)
@@ -162,8 +164,8 @@ def check_scheduler(text: str) -> str:
     raise ValueError(f"expected local, serial or a scheduler address tcp://HOST:PORT, got {text!r}")
 
 
-def _run_serial(configs, progress, record, fail) -> None:
-    class Note:  # run_task's per-check lines become the live line's note
+def _run_serial(jobs, progress, record, fail, notes: bool) -> None:
+    class Note:  # a job's own progress lines (``notes``) become the live line's note
         def write(self, text):
             if text.strip():
                 progress.tick(note=text.strip())
@@ -171,23 +173,23 @@ def _run_serial(configs, progress, record, fail) -> None:
         def flush(self):
             pass
 
-    for cfg in configs:
+    for job in jobs:
         progress.tick(running=1)
         try:
-            line = run_config(asdict(cfg), progress=Note() if progress.live else None)
+            value = job.fn(*job.args, **({"progress": Note()} if notes and progress.live else {}))
         except (ValueError, ArithmeticError, RuntimeError, MemoryError) as exc:
-            fail(cfg, exc)
+            fail(job, exc)
         else:
-            record(line)
+            record(job, value)
 
 
-def _open_client(stack: ExitStack, scheduler: str, workers: int | None, say):
+def _open_client(stack: ExitStack, scheduler: str, workers: int | None, say, name: str):
     """A connected ``distributed.Client``, or None to run serially (``local`` without dask)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         if scheduler == "local":  # said even with --quiet: the user asked for a cluster
-            print("lstm sweep: dask.distributed is not installed (pip install 'minigraph[dask]'); "
+            print(f"{name}: dask.distributed is not installed (pip install 'minigraph[dask]'); "
                   "running the grid serially in this process", file=sys.stderr, flush=True)
             return None
         raise SweepError(f"--scheduler {scheduler} needs dask.distributed: pip install 'minigraph[dask]'") from None
@@ -197,25 +199,25 @@ def _open_client(stack: ExitStack, scheduler: str, workers: int | None, say):
             n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
             env=dict(_ONE_THREAD), dashboard_address=":0"))
         client = stack.enter_context(Client(cluster))
-        say(f"lstm sweep: a local Dask cluster of {n} worker processes (one thread each)")
+        say(f"{name}: a local Dask cluster of {n} worker processes (one thread each)")
     else:
         try:
             client = stack.enter_context(Client(scheduler, timeout="20s"))
         except (OSError, TimeoutError) as exc:
             raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         n = len(client.scheduler_info().get("workers", {}))
-        say(f"lstm sweep: the Dask cluster at {scheduler} ({n} workers now)")
+        say(f"{name}: the Dask cluster at {scheduler} ({n} workers now)")
     if "dashboard" in client.scheduler_info().get("services", {}):
-        say(f"lstm sweep: Dask dashboard at {client.dashboard_link}")
+        say(f"{name}: Dask dashboard at {client.dashboard_link}")
     return client
 
 
-def _run_dask(client, configs, progress, record, fail) -> None:
-    """Submit every run; record each as it finishes.  A run whose worker dies is rescheduled by
+def _run_dask(client, jobs, progress, record, fail) -> None:
+    """Submit every job; record each as it finishes.  A job whose worker dies is rescheduled by
     Dask on another worker (``distributed.scheduler.allowed-failures`` times) and finishes once."""
     from distributed import as_completed
 
-    futures = {client.submit(run_config, asdict(cfg), key=dask_key(cfg)): cfg for cfg in configs}
+    futures = {client.submit(job.fn, *job.args, key=job.key): job for job in jobs}
     keys = {f.key for f in futures}
     pending = as_completed(list(futures))
     last = 0.0
@@ -223,13 +225,13 @@ def _run_dask(client, configs, progress, record, fail) -> None:
         while not pending.is_empty():
             batch = pending.next_batch(block=False)
             for future in batch:
-                cfg = futures[future]
+                job = futures[future]
                 if future.status == "finished":
-                    record(future.result())
+                    record(job, future.result())
                 elif future.status == "error":
-                    fail(cfg, future.exception())
+                    fail(job, future.exception())
                 else:
-                    fail(cfg, SweepError(f"the cluster reported the run as {future.status}"))
+                    fail(job, SweepError(f"the cluster reported the run as {future.status}"))
                 future.release()
             if not batch:  # nothing finished: refresh the running count now and then, and wait
                 if time.perf_counter() - last > 2.0:
@@ -251,6 +253,54 @@ def _executing(client, keys) -> int:
 def dask_key(cfg: TaskConfig) -> str:
     """The run's Dask task key: a digest of its configuration, so a run is never there twice."""
     return "lstm-run-" + hashlib.sha1(run_key(cfg).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# Any grid of pure jobs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a grid: ``fn(*args)``, a pure function of its arguments, so it gives the same
+    value on any worker.  ``fn`` is a module-level function (workers unpickle it by name)."""
+    key: str          # unique in the grid: the Dask task key
+    label: str        # names the run in progress and failure lines
+    fn: Callable
+    args: tuple
+
+
+def run_jobs(jobs, on_result, scheduler="local", workers=None, stream=None, out=print, total=None,
+             notes=False, name="lstm sweep") -> list[Job]:
+    """Run ``jobs`` serially, on a LocalCluster or on the cluster at ``scheduler``; return the failed ones.
+
+    ``on_result(job, value)`` is called here, in this process, as each job finishes (in any
+    order); the line it returns is printed through ``out`` with the progress.  ``stream``: where
+    progress goes (a live line on a terminal), or None.  ``total``: the size of the whole grid
+    when ``jobs`` is what is left of it.  ``notes``: serial jobs take ``progress=`` (a stream for
+    their own lines).  ``name`` starts the lines about the cluster.
+    """
+    total = len(jobs) if total is None else total
+    live = bool(stream) and hasattr(stream, "isatty") and stream.isatty()
+    progress = _Progress(total=total, done=total - len(jobs), stream=stream, live=live, out=out)
+    say = (lambda line: print(line, file=stream, flush=True)) if stream else (lambda line: None)
+    failed: list[Job] = []
+
+    def record(job, value) -> None:
+        progress.finished(on_result(job, value))
+
+    def fail(job, exc) -> None:
+        failed.append(job)
+        progress.finished(f"FAILED: {job.label}: {type(exc).__name__}: {exc}", ok=False)
+
+    with ExitStack() as stack:
+        stack.callback(progress.close)
+        client = None if scheduler == "serial" else _open_client(stack, scheduler, workers, say, name)
+        if client is None:
+            _run_serial(jobs, progress, record, fail, notes)
+        else:
+            _run_dask(client, jobs, progress, record, fail)
+    return failed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +334,7 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
         if known:
             say(f"lstm sweep: {len(configs) - len(todo)} of {len(configs)} runs already in {results}, "
                 f"{len(todo)} to go")
-        mine.update(_run_grid(todo, len(configs), scheduler, workers, book, progress, out, say, failures))
+        mine.update(_run_grid(todo, len(configs), scheduler, workers, book, progress, out, failures))
     records = list(book.records.values()) if book else [mine[k] for k in map(run_key, configs) if k in mine]
     lines = ([f"Command: `{command}`", ""] if command and not tables_only else []) + render_tables(records)
     out("")
@@ -301,31 +351,22 @@ def run_sweep(configs, scheduler="local", workers=None, results=None, markdown=N
     return [mine[k].result for k in map(run_key, configs) if k in mine]
 
 
-def _run_grid(todo, total, scheduler, workers, book, stream, out, say, failures) -> dict:
+def _run_grid(todo, total, scheduler, workers, book, stream, out, failures) -> dict:
     """Run ``todo`` on the chosen scheduler; record every finished run as it arrives."""
-    live = bool(stream) and hasattr(stream, "isatty") and stream.isatty()
-    progress = _Progress(total=total, done=total - len(todo), stream=stream, live=live, out=out)
     finished: dict[str, RunRecord] = {}
 
-    def record(line: str) -> None:
+    def record(job, line: str) -> str:
         rec = RunRecord.from_json(line)
         if rec.key in finished:  # cannot happen with Dask's one result per key; never record twice
             raise SweepError(f"the run {rec.key} finished twice")
         if book is not None:
             book.add(rec)
         finished[rec.key] = rec
-        progress.finished(rec.result.summary())
+        return rec.result.summary()
 
-    def fail(cfg, exc) -> None:
-        failures.append(cfg)
-        progress.finished(f"FAILED: {cfg.task} T={cfg.length} {cfg.cell} seed {cfg.seed}: "
-                          f"{type(exc).__name__}: {exc}", ok=False)
-
-    with ExitStack() as stack:
-        stack.callback(progress.close)
-        client = None if scheduler == "serial" else _open_client(stack, scheduler, workers, say)
-        if client is None:
-            _run_serial(todo, progress, record, fail)
-        else:
-            _run_dask(client, todo, progress, record, fail)
+    jobs = [Job(dask_key(cfg), f"{cfg.task} T={cfg.length} {cfg.cell} seed {cfg.seed}", run_config, (asdict(cfg),))
+            for cfg in todo]
+    failed = run_jobs(jobs, record, scheduler, workers, stream=stream, out=out, total=total, notes=True)
+    failed_keys = {job.key for job in failed}
+    failures.extend(cfg for cfg, job in zip(todo, jobs) if job.key in failed_keys)
     return finished
