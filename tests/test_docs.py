@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+NUMPY_ONLY = re.compile(r"^# numpy mode only under ([A-Z, ]+):")  # a block's first line, see docs/backends.md
 
 
 def _blocks():
@@ -17,7 +18,9 @@ def _blocks():
         text = path.read_text()
         for m in FENCE.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
-            yield pytest.param(path, m.group(1), id=f"{path.relative_to(ROOT)}:{line}")
+            only = NUMPY_ONLY.match(m.group(1))
+            marks = [pytest.mark.numpy_only(tuple(b.strip() for b in only.group(1).split(",")))] if only else []
+            yield pytest.param(path, m.group(1), id=f"{path.relative_to(ROOT)}:{line}", marks=marks)
 
 
 @pytest.mark.parametrize("path, code", list(_blocks()))

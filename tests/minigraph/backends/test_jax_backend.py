@@ -160,3 +160,15 @@ def test_the_program_can_be_printed_with_its_primitives():
     f = theano.function([x], T.tanh(T.dot(x, x.T)).sum(), mode="JAX")
     text = f.jaxpr(np.ones((2, 2)))
     assert "dot_general" in text and "tanh" in text and "reduce_sum" in text
+
+
+def test_an_until_loop_is_refused_with_a_clear_error_not_run_wrongly():
+    """Under JAX an until loop's output length is known only at run time: refused, naming why
+    (numpy mode runs it; docs/backends.md lists the gaps)."""
+    from minigraph.scan_module import until
+    max_value = T.dscalar("max_value")
+    values, _ = theano.scan(lambda p, m: (p * 2, until(p * 2 > m)), outputs_info=T.constant(1.0),
+                            non_sequences=max_value, n_steps=16)
+    with pytest.raises(ExecutionError, match="must be known when the function is compiled"):
+        theano.function([max_value], values, mode="JAX")(45.0)
+    assert list(theano.function([max_value], values, mode="FAST_RUN")(45.0)) == [2, 4, 8, 16, 32, 64]
