@@ -103,38 +103,8 @@ def torch_step(params, X, Y):
     import torch
     if not torch.cuda.is_available():
         raise ImportError("torch sees no CUDA device")
-    dev = torch.device("cuda")
-    I, H4 = params["W_x"].shape
-    H = H4 // 4
-    lstm, head = torch.nn.LSTM(I, H).to(dev), torch.nn.Linear(H, 1).to(dev)
-    lstm.bias_hh_l0.requires_grad_(False)  # one bias, as in the reference
-    order = [0, 1, 3, 2]  # torch's gate order is [i, f, g, o]: this permutation is its own inverse
-    blocks = lambda w: np.concatenate([w[..., k * H:(k + 1) * H] for k in order], axis=-1)  # noqa: E731
-    Xt, Yt = torch.from_numpy(X).to(dev), torch.from_numpy(Y).to(dev)
-    trainable = [lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, head.weight, head.bias]
-
-    def reset():
-        with torch.no_grad():
-            for p, v in zip(trainable, [blocks(params["W_x"]).T, blocks(params["W_h"]).T, blocks(params["b"]),
-                                        params["W_y"].T, params["b_y"]]):
-                p.copy_(torch.from_numpy(np.ascontiguousarray(v)))
-            lstm.bias_hh_l0.zero_()
-
-    def step(r):
-        for p in trainable:
-            p.grad = None
-        out, _ = lstm(Xt)
-        loss = ((head(out[-1]) - Yt) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            for p in trainable:
-                p -= float(r) * p.grad
-        return loss.item()
-
-    def current():
-        w = [p.detach().cpu().numpy() for p in trainable]
-        return {"W_x": blocks(w[0].T), "W_h": blocks(w[1].T), "b": blocks(w[2]), "W_y": w[3].T, "b_y": w[4]}
-    reset()
+    from others import torch_lstm  # the same training step as the CPU benchmark's PyTorch row
+    step, current, reset = torch_lstm(params, X, Y, device="cuda")
     return step, current, reset, lambda _: torch.cuda.synchronize()
 
 

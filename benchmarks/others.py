@@ -16,27 +16,27 @@ def _blocks(w, order, H):
     return np.concatenate([w[..., k * H:(k + 1) * H] for k in order], axis=-1)
 
 
-def build_torch(params, X, Y, dtype, impl):
+def torch_lstm(params, X, Y, device="cpu"):
+    """PyTorch's nn.LSTM with the reference's parameters on ``device``, in X's dtype: ``(step(lr) -> loss,
+    current() -> parameters in the reference's layout, reset())``.  gpu.py runs it on CUDA (cuDNN)."""
     import torch
-    torch.set_num_threads(1)
-    tdt = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
     I, H4 = params["W_x"].shape
     H = H4 // 4
-    lstm = torch.nn.LSTM(I, H).to(tdt)
-    head = torch.nn.Linear(H, 1).to(tdt)
+    tdt = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[X.dtype]
+    lstm = torch.nn.LSTM(I, H).to(device=device, dtype=tdt)
+    head = torch.nn.Linear(H, 1).to(device=device, dtype=tdt)
     lstm.bias_hh_l0.requires_grad_(False)  # one bias, as in the reference
     to_torch = [0, 1, 3, 2]  # torch's gate order is [i, f, g, o]; this permutation is its own inverse
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    Xt, Yt = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
     trainable = [lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, head.weight, head.bias]
 
     def reset():
+        values = [_blocks(params["W_x"], to_torch, H).T, _blocks(params["W_h"], to_torch, H).T,
+                  _blocks(params["b"], to_torch, H), params["W_y"].T, params["b_y"]]
         with torch.no_grad():
-            lstm.weight_ih_l0.copy_(torch.from_numpy(_blocks(params["W_x"], to_torch, H).T.copy()))
-            lstm.weight_hh_l0.copy_(torch.from_numpy(_blocks(params["W_h"], to_torch, H).T.copy()))
-            lstm.bias_ih_l0.copy_(torch.from_numpy(_blocks(params["b"], to_torch, H)))
+            for p, v in zip(trainable, values):
+                p.copy_(torch.from_numpy(np.ascontiguousarray(v)))
             lstm.bias_hh_l0.zero_()
-            head.weight.copy_(torch.from_numpy(params["W_y"].T.copy()))
-            head.bias.copy_(torch.from_numpy(params["b_y"]))
 
     def step(lr):
         for p in trainable:
@@ -50,12 +50,18 @@ def build_torch(params, X, Y, dtype, impl):
         return loss.item()
 
     def current():
-        return {"W_x": _blocks(lstm.weight_ih_l0.detach().numpy().T, to_torch, H),
-                "W_h": _blocks(lstm.weight_hh_l0.detach().numpy().T, to_torch, H),
-                "b": _blocks(lstm.bias_ih_l0.detach().numpy(), to_torch, H),
-                "W_y": head.weight.detach().numpy().T, "b_y": head.bias.detach().numpy()}
+        w = [p.detach().cpu().numpy() for p in trainable]
+        return {"W_x": _blocks(w[0].T, to_torch, H), "W_h": _blocks(w[1].T, to_torch, H),
+                "b": _blocks(w[2], to_torch, H), "W_y": w[3].T, "b_y": w[4]}
 
     reset()
+    return step, current, reset
+
+
+def build_torch(params, X, Y, dtype, impl):
+    import torch
+    torch.set_num_threads(1)
+    step, current, reset = torch_lstm(params, X.astype(dtype, copy=False), Y.astype(dtype, copy=False))
     return impl(NAMES[0], step, current, reset, 0.0)
 
 
