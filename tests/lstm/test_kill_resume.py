@@ -16,7 +16,7 @@ from lstm.checkpoint import read_checkpoint
 
 from .test_cli import ROOT, write_csv
 
-EPOCHS = 6
+EPOCHS = 12
 ARGS = ["--epochs", str(EPOCHS), "--hidden", "4", "--window", "5", "--batch-size", "16", "--patience", "99",
         "--no-plot", "--progress", "epoch"]
 
@@ -67,9 +67,7 @@ def _leftovers(folder):
 def reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference")
     csv = write_csv(folder / "prices.csv")
-    start = time.perf_counter()
-    ckpt = _finish(csv, folder / "c.npz")
-    return ckpt, time.perf_counter() - start
+    return _finish(csv, folder / "c.npz")
 
 
 def test_kill_during_the_checkpoint_write_then_resume(tmp_path, reference):
@@ -86,24 +84,39 @@ def test_kill_during_the_checkpoint_write_then_resume(tmp_path, reference):
         proc.wait()
     assert len(_leftovers(tmp_path)) == 1  # the half-written checkpoint of epoch 2
     assert read_checkpoint(ckpt).meta["epoch"] == 1  # the last whole one is untouched
-    _assert_same_run(_finish(csv, ckpt, leftovers=1), reference[0])
+    _assert_same_run(_finish(csv, ckpt, leftovers=1), reference)
     assert _leftovers(tmp_path) == []
 
 
+def _kill_after_epoch(proc, epoch, delay):
+    """Reads the run's progress until it reports ``epoch``, waits ``delay`` seconds, kills it;
+    True when the kill cut the run short (it had not exited by itself)."""
+    for line in proc.stderr:
+        if line.startswith(f"epoch {epoch}/"):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.stderr.close()
+    return proc.wait() == -signal.SIGKILL
+
+
 def test_random_kills_then_resume_lose_nothing(tmp_path, reference):
+    """Each run is killed a random moment after the report of one of the next two epochs (never the
+    last), so the kill falls inside training or a checkpoint write whatever the machine's speed;
+    with 12 epochs at least four runs are started and cut short."""
     csv, ckpt = write_csv(tmp_path / "prices.csv"), tmp_path / "c.npz"
     rng = random.Random(int(os.environ.get("KILL_SEED", "10")))
-    duration = reference[1]
     killed = 0
     for _ in range(5):
+        done = read_checkpoint(ckpt).meta["epoch"] if ckpt.exists() else 0
+        if done >= EPOCHS - 1:
+            break
         proc = subprocess.Popen(_stock(csv, ckpt, ckpt.exists()), cwd=tmp_path, env=_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.1) * duration)
-        proc.send_signal(signal.SIGKILL)
-        killed += proc.wait() == -signal.SIGKILL
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        killed += _kill_after_epoch(proc, min(done + rng.randint(1, 2), EPOCHS - 1), rng.uniform(0.0, 0.01))
         if ckpt.exists():
-            read_checkpoint(ckpt)  # always a whole, readable checkpoint
-    assert killed >= 2  # runs were really cut short (the rest may finish before their kill)
+            assert read_checkpoint(ckpt).meta["epoch"] <= EPOCHS - 1  # a whole, readable checkpoint
+    assert killed >= 3  # runs were really cut short
     orphans = len(_leftovers(tmp_path))
-    _assert_same_run(_finish(csv, ckpt, leftovers=orphans), reference[0])
+    _assert_same_run(_finish(csv, ckpt, leftovers=orphans), reference)
     assert _leftovers(tmp_path) == []
