@@ -40,7 +40,7 @@ def literal(value, dtype):
 def fill(template, args, dtype):
     """A template with its inputs and the dtype's named constants filled in."""
     return template.format(*args, one=literal(1, dtype), zero=literal(0, dtype),
-                           exp_limit=_EXP_LIMIT.get(dtype, "np.inf"))
+                           exp_limit=_EXP_LIMIT.get(dtype, "np.inf"), dt=f"np.{dtype}")
 
 
 def static(v):

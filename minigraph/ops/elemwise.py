@@ -435,15 +435,17 @@ _RULES = {
 }
 
 
-# numba lowerings (minigraph.backends.numba): one expression each, valid on arrays and scalars
+# numba lowerings (minigraph.backends.numba): one expression each, valid on arrays and scalars, or
+# (on arrays, on scalars); exp and tanh on scalars (in the generated loops) call the vectorisable
+# versions of minigraph.backends.numba_math, rounded to the op's dtype
 _NUMBA = {
     Add: "({0} + {1})", Sub: "({0} - {1})", Mul: "({0} * {1})", TrueDiv: "({0} / {1})",
     Maximum: "np.maximum({0}, {1})", Minimum: "np.minimum({0}, {1})", Neg: "(-{0})", Abs: "np.abs({0})",
     Sign: "np.sign({0})", Floor: "np.floor({0})", Ceil: "np.ceil({0})", Sqr: "({0} * {0})", Identity: "{0}",
-    Exp: ("np.exp({0})", "math.exp({0})"), Log: "np.log({0})", Log1p: "np.log1p({0})", Expm1: "np.expm1({0})",
-    Sqrt: "np.sqrt({0})", Sin: "np.sin({0})", Cos: "np.cos({0})", Tanh: ("np.tanh({0})", "math.tanh({0})"),
+    Exp: ("np.exp({0})", "{dt}(mg_exp({0}))"), Log: "np.log({0})", Log1p: "np.log1p({0})", Expm1: "np.expm1({0})",
+    Sqrt: "np.sqrt({0})", Sin: "np.sin({0})", Cos: "np.cos({0})", Tanh: ("np.tanh({0})", "{dt}(mg_tanh({0}))"),
     Sigmoid: ("({one} / ({one} + np.exp(np.minimum(-{0}, {exp_limit}))))",
-              "({one} / ({one} + math.exp(np.minimum(-{0}, {exp_limit}))))"),
+              "({one} / ({one} + {dt}(mg_exp(np.minimum(-{0}, {exp_limit})))))"),
     Softplus: "np.logaddexp({zero}, {0})", Relu: "np.maximum({0}, {zero})",
     Lt: "({0} < {1})", Le: "({0} <= {1})", Gt: "({0} > {1})", Ge: "({0} >= {1})", Eq: "({0} == {1})",
     Neq: "({0} != {1})", IsNan: "np.isnan({0})", IsInf: "np.isinf({0})",

@@ -12,7 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG = os.path.join(ROOT, "minigraph")
 EDGES = {"printing", "graphviz", "sympy_bridge", "testing",
-         "numba", "numba_cache", "numba_emit", "jax_backend", "jax_scan"}  # backends load their library lazily
+         "numba", "numba_cache", "numba_emit", "numba_math", "numba_runtime", "jax_backend", "jax_scan"}  # backends load their library lazily
 HEAVY = ("sympy", "graphviz", "matplotlib", "scipy", "pandas", "hypothesis", "pytest")
 
 
