@@ -27,14 +27,19 @@ COMPUTE = ("elemwise", "dot", "concat", "expr")
 MIN_COMPUTE = 4
 # and a segment of more nodes than this stays on numpy: compiling it would cost more than it saves
 MAX_SEGMENT = 400
-# numba computes exp/tanh one element at a time, numpy with SIMD: a loop whose step evaluates more than
-# this many of them stays a numpy loop.  Measured on the LSTM training step: ~100 a step (S1, B=1, H=20)
-# ran 2.2x faster than numpy mode, ~20000 (S2, B=32, H=128) 1.6x slower.
+# numba calls libm's log, sin, ... one element at a time, numpy with SIMD: a loop whose step evaluates more
+# than this many of them stays a numpy loop.  (exp, tanh and sigmoid do not count: loops call the
+# vectorised versions of numba_math.)  Measured with libm's exp on the LSTM training step: ~100 a step
+# (S1, B=1, H=20) ran 2.2x faster than numpy mode, ~20000 (S2, B=32, H=128) 1.6x slower.
 MAX_TRANSCENDENTAL = 2048
-# and numpy's vectorised loops beat numba's on big arrays too: the LSTM's backward step at S2 (~40000
-# elementwise results a step) was slower jitted.  The crossover between S1 and S2 is not measured yet.
+# and numpy's vectorised loops still win on big arrays: the LSTM step at S2 (~40000 elementwise results a
+# step) with its loops jitted took 1.02x the hand-written numpy step in float64 (numpy loops: 1.05x) and
+# 1.26x in float32 (1.08x), measured in one run with the vectorised exp.  The task sizes (B=32, H=16:
+# ~5000 a step) gain: the adding task at T=100 ran 1.2x faster end to end.
 MAX_ELEMENTWISE = 8192
-_TRANSCENDENTAL = ("exp(", "tanh(", "log(", "log1p(", "expm1(", "sin(", "cos(", "logaddexp(", "sqrt(")
+# libm's functions, called per element (exp and tanh in loops call numba_math's vectorised versions)
+_TRANSCENDENTAL = tuple(f"{lib}.{f}(" for lib in ("np", "math")
+                        for f in ("exp", "tanh", "log", "log1p", "expm1", "sin", "cos", "logaddexp", "sqrt"))
 
 
 def _scalar(x):
@@ -74,12 +79,13 @@ def lower_loop(program, n_seqs, n_carry, traced, ys, sums):
             + [f"p{i}" for i in range(len(nonseqs))] + [f"TR{k}" for k in traced]
             + [f"Y{j}" for j in range(len(ys))] + [f"ACC{j}" for j in range(len(sums))])
     consts = [name for name, _ in em.consts]
-    lines = [f"def mg_loop(n, {', '.join(args + consts)}):"]
+    lines = [f"def mg_loop(n, R, {', '.join(args + consts)}):"]
     lines += [f"    c{k} = c{k}_in.copy()" if k in arrays else f"    c{k} = c{k}_in" for k in range(n_carry)]
     lines += [f"    {line}" for line in em.setup]
     lines.append("    for t in range(n):")
     used = {id(v) for n in program.nodes for v in n.inputs} | {id(v) for v in outs}
-    lines += [f"{pad}a{i} = S{i}[t]" for i, v in enumerate(seqs) if id(v) in used]
+    lines += [f"{pad}a{i} = S{i}[S{i}.shape[0] - 1 - t] if R[{i}] else S{i}[t]" for i, v in enumerate(seqs)
+              if id(v) in used]
     lines += [pad + line for line in em.body]
     lines += [f"{pad}Y{j}[t] = {out_names[pos]}" for j, pos in enumerate(ys)]
     lines += [f"{pad}ACC{j}{_all(outs[pos].ndim)} += {out_names[pos]}" for j, pos in enumerate(sums)]
@@ -99,10 +105,24 @@ def lower_loop(program, n_seqs, n_carry, traced, ys, sums):
         for i in range(first_buf, len(a)):  # 0-d accumulators as 1-element views, written in place
             if a[i].ndim == 0:
                 a[i] = a[i].reshape(1)
-        result = fn(n, *a, *const_values)
+        reversed_ = tuple([_unreverse(a, i) for i in range(n_seqs)])
+        result = fn(n, reversed_, *a, *const_values)
         return tuple(back[k](r) if k in back else r for k, r in enumerate(result))
     loop.source = fn.source
     return loop
+
+
+def _unreverse(arrays, i):
+    """Whether sequence ``i`` is a reversed view of a C-ordered array (the BPTT loop reads its
+    sequences so); if so it is replaced by that array, read from the end: numba compiles a loop over
+    C-ordered arrays into vector code, and over strided ones into scalar code."""
+    s = arrays[i]
+    if s.ndim and s.strides[0] < 0:
+        forward = s[::-1]
+        if forward.flags.c_contiguous:
+            arrays[i] = forward
+            return True
+    return False
 
 
 def _work_per_step(nodes):
@@ -170,7 +190,7 @@ class NumbaProgram:
         if missing:
             warnings.warn(f"numba mode: no numba lowering for {', '.join(missing)}; "
                           "these run on numpy between the jitted segments", stacklevel=5)
-        self.units = _segments(nodes, lowered)
+        self.units = _hoist_views(_segments(nodes, lowered), program.outputs)
         self.run = self._generate()
 
     def _generate(self):
@@ -280,6 +300,34 @@ def _segments(nodes, lowered):
             units.append([node])
     flush()
     return units
+
+
+def _hoist_views(units, outputs):
+    """Views a segment would hand out run on numpy after it instead: a segment returns copies of its
+    views (numpy would not know whose memory they share), where numpy's view costs nothing -- the
+    BPTT loop reads a dozen reversed sequences.  The array viewed is returned instead (it is fresh,
+    or an input).  A view also read inside its segment stays there too."""
+    later = {id(v) for v in outputs}
+    result = []
+    for unit in reversed(units):
+        if getattr(unit, "jitted", False):
+            kept, moved = [], []
+            read_inside = set()
+            for node in reversed(unit):
+                out = node.outputs[0]
+                if lowering_of(node).kind == "view" and id(out) in later:
+                    moved.append([node])
+                    later.update(id(v) for v in node.inputs)
+                    if id(out) not in read_inside:
+                        continue
+                kept.append(node)
+                read_inside.update(id(v) for v in node.inputs)
+            result += moved
+            unit = Segment(kept[::-1]) if kept else None
+        if unit is not None:
+            result.append(unit)
+            later.update(id(v) for node in unit for v in node.inputs)
+    return result[::-1]
 
 
 def _total_size(*arrays):

@@ -63,6 +63,14 @@ class Cast(Op):
     def perform(self, x):
         return np.asarray(x).astype(self.dtype, copy=False)
 
+    def lower_numba(self, node):  # to a float, or between integers: numba converts as numpy does
+        from ..lowering import Lowering
+        src = node.inputs[0].dtype
+        if not (self.dtype.startswith("float") or (np.dtype(src).kind in "iub" and np.dtype(self.dtype).kind in "iu")):
+            return None
+        dt = f"np.{self.dtype}"
+        return Lowering("elemwise", f"{{0}}.astype({dt})", scalar=f"{dt}({{0}})")
+
     def lower_jax(self, node):
         return lambda x: _jnp().asarray(x).astype(self.dtype)
 
@@ -95,6 +103,16 @@ class Alloc(Op):
         out = np.empty(tuple(shape), dtype=np.asarray(value).dtype)
         out[...] = value
         return out
+
+    def lower_numba(self, node):
+        from ..lowering import Lowering
+        ndim, dt = node.outputs[0].ndim, f"np.{node.outputs[0].dtype}"
+        if ndim == 0:
+            return None
+        shape = "".join(f"{{1}}[{k}], " for k in range(ndim))
+        if node.inputs[0].ndim == 0:
+            return Lowering("expr", f"np.full(({shape}), {{0}}, {dt})")
+        return Lowering("expr", f"np.broadcast_to({{0}}, ({shape})).copy()")
 
     def lower_jax(self, node):
         dtype = node.outputs[0].dtype
@@ -139,6 +157,17 @@ class SumToShape(Op):
         axes = _summed_axes(gshape, shape)
         return g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
 
+    def lower_numba(self, node):  # where the types show that only leading axes are summed
+        from ..lowering import Lowering
+        g, out = node.inputs[0], node.outputs[0]
+        lead = g.ndim - out.ndim
+        for t, d in zip(out.type.shape, g.type.shape[lead:]):
+            if t is None or (t == 1 and d != 1):
+                return None
+        if out.ndim == 0:
+            return Lowering("expr", "np.sum({0})") if g.ndim else None
+        return Lowering("view", "{0}") if lead == 0 else Lowering("expr", "{0}" + ".sum(axis=0)" * lead)
+
     def lower_jax(self, node):
         def run(g, shape):
             shape = static_shape(shape, self)
@@ -170,6 +199,10 @@ class Shape(Op):
         except AttributeError:  # a Python number
             return np.array(np.shape(x), dtype=np.int64)
 
+    def lower_numba(self, node):
+        from ..lowering import Lowering
+        return Lowering("expr", "np.array({0}.shape, np.int64)") if node.inputs[0].ndim else None
+
     def lower_jax(self, node):
         return lambda x: np.array(np.shape(x), dtype=np.int64)  # static when traced: a constant
 
@@ -196,6 +229,10 @@ class ShapeI(Op):
 
     def perform(self, x):
         return np.int64(np.shape(x)[self.i])
+
+    def lower_numba(self, node):
+        from ..lowering import Lowering
+        return Lowering("expr", f"np.int64({{0}}.shape[{self.i}])")
 
     def lower_jax(self, node):
         return self.perform  # static when traced: a constant

@@ -58,11 +58,18 @@ class Dot(Op):
     def perform(self, a, b):
         return _dot_nd(np.asarray(a), np.asarray(b))
 
-    def lower_numba(self, node):  # BLAS through numba's np.dot: 1-D and 2-D float operands
+    def lower_numba(self, node):  # BLAS through numba's np.dot: float operands, (..., k) @ (k, n) as a matrix
         from ..lowering import Lowering
         a, b = node.inputs
-        ok = a.ndim <= 2 and a.dtype == b.dtype == node.outputs[0].dtype and a.dtype in ("float32", "float64")
-        return Lowering("dot", "np.dot({0}, {1})") if ok else None
+        if not (a.dtype == b.dtype == node.outputs[0].dtype and a.dtype in ("float32", "float64")):
+            return None
+        if a.ndim <= 2:
+            return Lowering("dot", "np.dot({0}, {1})")
+        if b.ndim != 2:
+            return None
+        rows = " * ".join(f"{{0}}.shape[{i}]" for i in range(a.ndim - 1))
+        return Lowering("expr", f"np.dot(np.ascontiguousarray({{0}}).reshape(({rows}, {{0}}.shape[{a.ndim - 1}])), {{1}})"
+                                f".reshape({{0}}.shape[:{a.ndim - 1}] + {{1}}.shape[1:])")
     def lower_jax(self, node):
         def dot(jnp, a, b):
             k = 0 if b.ndim == 1 else -2
@@ -151,6 +158,20 @@ class Tensordot(Op):
         a2 = a.reshape(k, math.prod(sa[n:]))
         b2 = b.reshape(k, math.prod(sb[n:]))
         return (a2.T @ b2).reshape(sa[n:] + sb[n:])
+
+    def lower_numba(self, node):  # one BLAS product of the operands seen as matrices
+        from ..lowering import Lowering
+        a, b = node.inputs
+        out = node.outputs[0]
+        if not (a.dtype == b.dtype == out.dtype and a.dtype in ("float32", "float64")) or out.ndim == 0:
+            return None
+
+        def size(arg, axes):
+            return " * ".join(f"{{{arg}}}.shape[{i}]" for i in axes) or "1"
+        n = self.n
+        a2 = f"np.ascontiguousarray({{0}}).reshape(({size(0, range(n))}, {size(0, range(n, a.ndim))}))"
+        b2 = f"np.ascontiguousarray({{1}}).reshape(({size(1, range(n))}, {size(1, range(n, b.ndim))}))"
+        return Lowering("expr", f"np.dot({a2}.T, {b2}).reshape({{0}}.shape[{n}:] + {{1}}.shape[{n}:])")
 
     def lower_jax(self, node):
         axes = (tuple(range(self.n)), tuple(range(self.n)))

@@ -132,6 +132,18 @@ class Sum(Reduce):
         r = type(self).fn(x, axis=self.axes, keepdims=self.keepdims, dtype=self.acc)
         return np.asarray(r).astype(self.out_dtype(np.asarray(x).dtype.name), copy=False)
 
+    def lower_numba(self, node):
+        """float64 sums without keepdims (numba adds in order where numpy adds pairwise: in float32
+        that differs by more than the backends' tolerance on long sums)."""
+        from ..lowering import Lowering
+        x, out = node.inputs[0], node.outputs[0]
+        if self.keepdims or self.acc not in (None, "float64") or not x.dtype == out.dtype == "float64" or x.ndim == 0:
+            return None
+        axes = sorted({a % x.ndim for a in self.axes}, reverse=True)  # the last first: earlier numbers hold
+        if out.ndim == 0:
+            return Lowering("expr", "np.sum({0})")
+        return Lowering("expr", "{0}" + "".join(f".sum(axis={a})" for a in axes))
+
     def make_thunk(self, node):
         if self.acc is None or self.acc == node.inputs[0].dtype == node.outputs[0].dtype:
             return Reduce.make_thunk(self, node)
@@ -147,6 +159,8 @@ class Sum(Reduce):
 @op
 class Prod(Sum):
     """Product over ``axes`` (accumulator and result dtypes as for Sum)."""
+
+    lower_numba = None
 
     fn = staticmethod(np.prod)
 

@@ -36,6 +36,8 @@ class DimShuffle(Op):
         kept = [p for p in self.pattern if p != "x"]
         perm = kept + [a for a in range(ndim) if a not in kept]
         index = [("None" if p == "x" else ":") for p in self.pattern] + ["0"] * (ndim - len(kept))
+        if ndim == 0 and self.pattern:  # a scalar made an array of ones: (1, 1, ...)
+            return Lowering("expr", f"np.full(({'1, ' * len(self.pattern)}), {{0}}, np.{node.outputs[0].dtype})")
         if ndim == 0 or not self.pattern:
             return None
         base = "{0}" if perm == list(range(ndim)) else f"{{0}}.transpose(({', '.join(map(str, perm))},))"
@@ -213,6 +215,15 @@ class Stack(Op):
             return np.array(xs)
         index = (slice(None),) * self.axis + (None,)
         return np.concatenate([np.asarray(x)[index] for x in xs], axis=self.axis)
+
+    def lower_numba(self, node):  # scalars into a vector (the shape vectors graphs build), or arrays
+        from ..lowering import Lowering
+        items = "".join(f"{{{k}}}, " for k in range(len(node.inputs)))
+        if all(x.ndim for x in node.inputs):
+            return Lowering("expr", f"np.stack(({items}), {self.axis})")
+        if self.axis != 0:
+            return None
+        return Lowering("expr", f"np.array([{items}], np.{node.outputs[0].dtype})")
 
     def lower_jax(self, node):
         return lambda *xs: _jnp().stack(xs, axis=self.axis)

@@ -213,9 +213,13 @@ def _forward_steps(index, shape, y):
     return tuple(out), y
 
 
-def _spec_str(spec):
+def _spec_str(spec, sym=None):
+    """The index as Python source; ``sym``: an iterator of the names standing for symbolic slice bounds
+    (else they print as ``?``)."""
     out = []
     for e in spec:
+        if sym is not None and e[0] == "s":
+            e = e[:1] + tuple(next(sym) if v == SYM else v for v in e[1:])
         if e[0] == "n":
             out.append("None")
         elif e[0] == "a":
@@ -249,11 +253,12 @@ class Subtensor(Op):
     def perform(self, x, *vals):
         return np.asarray(x)[_index_builder(self.spec)(vals)]
 
-    def lower_numba(self, node):  # constant basic indices only: a view
+    def lower_numba(self, node):  # basic indices, symbolic only as slice bounds (numba clips those): a view
         from ..lowering import Lowering
-        if len(node.inputs) != 1 or node.inputs[0].ndim == 0 or any(e[0] == "a" for e in self.spec):
+        if node.inputs[0].ndim == 0 or any(e[0] == "a" or (e[0] == "i" and e[1] == SYM) for e in self.spec):
             return None
-        return Lowering("view", "{0}[" + (_spec_str(self.spec) or "()") + "]")
+        names = iter([f"{{{k}}}" for k in range(1, len(node.inputs))])
+        return Lowering("view", "{0}[" + (_spec_str(self.spec, names) or "()") + "]")
     def lower_jax(self, node):
         return lambda x, *vals: x[_jax_index(self, x, vals)]
 

@@ -275,6 +275,10 @@ class CheckLength(Op):
                                  + ("; all sequences must have the same length" if self.exact else ""))
         return x
 
+    def lower_numba(self, node):
+        from ..lowering import Lowering
+        return Lowering("view", f"rt.check_length({{0}}, {{1}}, {self.exact})")
+
     def lower_jax(self, node):
         from ..ops.basic import static_values
         return lambda x, n: self.perform(x, int(static_values([n], self)[0]))  # lengths are static under JAX

@@ -220,3 +220,53 @@ def test_every_lowered_unary_function_agrees(dtype):
     terms = [f(y) for f in fns] + [T.arccosh(1.0 + y), T.arctan2(y, 1.0 - y)]
     value = np.random.default_rng(0).random((2, 3)).astype(dtype)
     assert_backend_agrees([x], terms, [value], "NUMBA")
+
+
+def _jitted_ops(fn):
+    """The names of the ops that ran inside jitted segments of a numba-mode function."""
+    return {str(n.op).split("{")[0] for u in fn.run_program.lowered.units if isinstance(u, Segment) for n in u}
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_shape_cast_alloc_and_reduction_ops_agree_and_run_jitted(static):
+    """The ops graphs build around the arithmetic: shapes and shape vectors, casts, alloc of a
+    scalar and of a row, sums (over some axes and all), gradients summed back to a broadcast
+    operand's shape, tensordot, stacks, and slices with symbolic bounds."""
+    shape = (4, 3, 5) if static else (None, None, None)
+    x, w = T.TensorType("float64", shape)("x"), T.matrix("w")
+    k, i = T.lscalar("k"), T.ivector("i")
+    b = T.TensorType("float64", (1, 5) if static else (None, None))("b")
+    rows = T.zeros((x.shape[0], x.shape[2])) + b                      # shape_i, stack, alloc; add of a row
+    h = T.tanh(T.dot(x[:, 0, :], w) + rows[:, :3].sum(axis=1, keepdims=False)[:, None])
+    total = (h * h).sum() + T.cast(i, "float64").sum() * x[:k].sum(axis=(0, 2)).sum()
+    outputs = [h, total, T.tensordot(x, x, axes=[[0, 1], [0, 1]]), T.alloc(b[0], 2, 5),
+               T.shape(x), T.cast(i, "int64"), T.stack([h, h * 2.0], axis=1)] + T.grad(total, [x, w, b])
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((4, 3, 5)), rng.standard_normal((5, 3)), np.int64(3),
+              np.array([1, -2, 3], np.int32), rng.standard_normal((1, 5))]
+    inputs = [x, w, k, i, b]
+    assert_backend_agrees(inputs, outputs, values, "NUMBA")
+    for bound in (0, 2, 9, -1):  # a symbolic slice bound past the end, or negative, clips as in numpy
+        assert_backend_agrees(inputs, outputs, values[:2] + [np.int64(bound)] + values[3:], "NUMBA")
+    fn = theano.function(inputs, outputs, mode="NUMBA")
+    assert {"alloc", "sum", "tensordot", "cast"} | ({"shape_i", "stack"} if not static else set()) <= _jitted_ops(fn)
+
+
+def test_scan_length_check_fails_as_in_numpy_mode():
+    """The rewrites move a sequence's product out of the loop with a check of its length; jitted, a
+    sequence too short for n_steps still gets the numpy executor's message."""
+    x, w, k = T.matrix("x"), T.matrix("w"), T.lscalar("k")
+    out, _ = theano.scan(lambda a, h: T.tanh(T.dot(a, w) * 2.0 + h), sequences=[x],
+                         outputs_info=T.zeros((x.shape[1],)), n_steps=k)
+    cost = (out * out).sum()
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((4, 3)), rng.standard_normal((3, 3))]
+    fns = [theano.function([x, w, k], [cost] + T.grad(cost, [x, w]), mode=m, name="f") for m in ("FAST_RUN", "NUMBA")]
+    assert "check_length" in _jitted_ops(fns[1])
+    assert_backend_agrees([x, w, k], [cost] + T.grad(cost, [x, w]), values + [np.int64(3)], "NUMBA")
+    messages = []
+    for fn in fns:
+        with pytest.raises(Exception) as info:
+            fn(*values, 6)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and "4 steps but the loop runs 6" in messages[0]
