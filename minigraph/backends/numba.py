@@ -126,16 +126,27 @@ def _unreverse(arrays, i):
 
 
 def _work_per_step(nodes):
-    """(exp/tanh/... evaluated, elementwise results computed) by one run of ``nodes`` (static shapes)."""
+    """(exp/tanh/... evaluated, elements computed, reduced or copied) by one run of ``nodes``: an
+    elementwise node counts its result, a reduction, copy or allocation its biggest static operand
+    (numpy's vectorised sums and copies win on big arrays as its ufuncs do); views and BLAS products
+    do not count."""
     transcendental = elementwise = 0
     for node in nodes:
         low = lowering_of(node)
+        size = _static_size(node.outputs[0])
         if low.kind == "elemwise":
-            size = int(np.prod(node.outputs[0].type.shape, dtype=np.int64))
             elementwise += size
             if any(f in (low.scalar or low.template) for f in _TRANSCENDENTAL):
                 transcendental += size
+        elif low.kind in ("expr", "concat"):
+            elementwise += max([size] + [_static_size(v) for v in node.inputs])
     return transcendental, elementwise
+
+
+def _static_size(v):
+    """Elements of ``v`` where its type knows its shape, else 0 (sizes known at run time are checked
+    then, see NumbaProgram._segment_lines)."""
+    return int(np.prod(v.type.shape, dtype=np.int64)) if static(v) else 0
 
 
 def _all(ndim):
