@@ -35,7 +35,7 @@ MAX_TRANSCENDENTAL = 2048
 # and numpy's vectorised loops still win on big arrays: the LSTM step at S2 (~40000 elementwise results a
 # step) with its loops jitted took 1.02x the hand-written numpy step in float64 (numpy loops: 1.05x) and
 # 1.26x in float32 (1.08x), measured in one run with the vectorised exp.  The task sizes (B=32, H=16:
-# ~5000 a step) gain: the adding task at T=100 ran 1.2x faster end to end.
+# ~5000 a step) gain: the adding task at T=100 took 0.72 of numpy mode's wall time end to end.
 MAX_ELEMENTWISE = 8192
 # libm's functions, called per element (exp and tanh in loops call numba_math's vectorised versions)
 _TRANSCENDENTAL = tuple(f"{lib}.{f}(" for lib in ("np", "math")
