@@ -5,7 +5,7 @@
 """
 from . import tensor  # noqa: F401  (minigraph.tensor is also importable as a submodule)
 from .compile import ExecutionError, Function, MissingInputError, UnusedInputError, function
-from .config import config
+from .config import change_flags, config
 from .grad import (DisconnectedInputError, Lop, Rop, consider_constant, disconnected_grad, grad, grad_clip, hessian,
                    jacobian, subgraph_grad, zero_grad)
 from .graph import (Apply, Constant, NonDifferentiable, Op, SharedVariable, TensorType, Variable, ancestors,
@@ -25,7 +25,7 @@ clone = clone_replace
 __all__ = [
     "Apply", "Constant", "consider_constant", "dot", "gradient", "subgraph_grad", "graphviz", "sympy_bridge", "DisconnectedInputError", "ExecutionError", "Function", "Lop", "MissingInputError",
     "NonDifferentiable", "Op", "Rop", "ShapeError", "SharedVariable", "TensorType", "UnusedInputError", "Variable",
-    "ancestors", "clone", "clone_replace", "config", "debugprint", "disconnected_grad", "foldl", "foldr", "function",
+    "ancestors", "change_flags", "clone", "clone_replace", "config", "debugprint", "disconnected_grad", "foldl", "foldr", "function",
     "grad", "grad_clip", "graph_inputs", "hessian", "jacobian", "map", "pp", "printing", "reduce", "scan", "shared",
     "tensor", "toposort", "zero_grad",
 ]

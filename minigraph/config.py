@@ -47,3 +47,50 @@ class Config:
 
 
 config = Config()
+
+
+# Theano's flags about C compilation, devices and its optimizer's internals: nothing here for them
+# to change, so change_flags accepts and ignores them (as THEANO_FLAGS does)
+IGNORED_THEANO_FLAGS = frozenset({"allow_gc", "cxx", "device", "exception_verbosity", "init_gpu_device", "linker",
+                                  "on_opt_error", "openmp", "optimizer_excluding", "optimizer_including",
+                                  "optimizer_requiring", "traceback__limit"})
+
+
+class change_flags:  # noqa: N801 - Theano's name, used as a decorator and as a context manager
+    """Set ``config`` flags for a block or a function and restore them afterwards, even when it
+    raises, as ``theano.change_flags(floatX="float32")`` does.  Unknown flags are refused when it
+    is built and bad values on entry, before anything changes; Theano's flags that mean nothing
+    here (``IGNORED_THEANO_FLAGS``) are accepted and ignored."""
+
+    def __init__(self, **flags):
+        for name in flags:
+            if name not in IGNORED_THEANO_FLAGS and (name.startswith("_") or not hasattr(config, name)):
+                raise AttributeError(f"change_flags: config has no flag {name!r}")
+        self.flags = {name: value for name, value in flags.items() if name not in IGNORED_THEANO_FLAGS}
+        self._saved = []
+
+    def __enter__(self):
+        saved = {name: getattr(config, name) for name in self.flags}
+        try:
+            for name, value in self.flags.items():
+                setattr(config, name, value)
+        except Exception:
+            for name, value in saved.items():
+                setattr(config, name, value)
+            raise
+        self._saved.append(saved)
+        return config
+
+    def __exit__(self, *exc):
+        for name, value in self._saved.pop().items():
+            setattr(config, name, value)
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return wrapped

@@ -591,6 +591,15 @@ from ..grad import (Lop, Rop, consider_constant, disconnected_grad, grad, grad_c
                     hessian, jacobian, subgraph_grad, zero_grad)
 from . import nnet  # noqa: E402
 
+
+def __getattr__(name):
+    # theano.tensor.verify_grad, as in Theano; the checker compiles and runs graphs, so it is loaded on first use
+    if name == "verify_grad":
+        from ..testing import verify_grad
+        return verify_grad
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [  # the T namespace, as in theano.tensor
     "Constant", "Lop", "Rop", "ShapeError", "TensorType", "Variable", "abs", "abs_", "add", "alloc", "and_",
     "arange", "argmax", "argmin", "as_tensor", "as_tensor_variable", "as_variable", "batched_dot", "bcol",

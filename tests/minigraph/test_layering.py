@@ -114,6 +114,7 @@ UPWARD = {
     ("minigraph.tensor", "minigraph.grad"): "Theano's tensor namespace holds grad (T.grad)",
     ("minigraph.grad", "minigraph.scan"): "jacobian and hessian loop with scan, as Theano's do",
     ("minigraph.gradient", "minigraph.testing"): "theano.gradient.verify_grad, loaded on first use",
+    ("minigraph.tensor", "minigraph.testing"): "theano.tensor.verify_grad, loaded on first use",
 }
 
 
