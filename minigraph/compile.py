@@ -16,7 +16,8 @@ import numpy as np
 from .config import config
 from .buffers import Buffer, Slot, plan_buffers
 from .rewrite import Rewrites, rewrite_graph
-from .mode import backend_of, get_mode
+from . import mode  # noqa: F401  (theano.compile.mode.get_default_mode)
+from .mode import backend_of, get_default_mode, get_mode  # noqa: F401  (theano.compile.get_default_mode)
 from .graph import (Constant, SharedVariable, Variable, as_variable, clone_replace, graph_inputs, paused_gc,
                     toposort)
 

@@ -10,9 +10,10 @@ names are accepted: ``FAST_RUN`` (all rewrites; the default), ``FAST_COMPILE`` (
 canonicalising and stabilising rewrites), ``DebugMode`` and ``NanGuardMode`` (every intermediate
 checked against its type and for NaN/Inf).  Names are case-insensitive; anything else is refused
 with the list of choices.  ``config.mode`` (or the environment variable ``MINIGRAPH_MODE``, or
-``THEANO_FLAGS=mode=...``) sets the default.
+``THEANO_FLAGS=mode=...``) sets the default; ``get_default_mode()`` returns it, and Theano's
+``mode.excluding(...)`` / ``mode.including(...)`` switch rewrite rules off and on by name or phase.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import config
 from .rewrite import Rewrites
@@ -29,14 +30,45 @@ class Backend:
     #                          needs its own call path (JAX: shared values stay on the device)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mode:
-    """A backend plus the checking and rewriting a compilation does."""
+    """A backend plus the checking and rewriting a compilation does.  Mutable, as Theano's modes are:
+    code that changes one should copy it first (``copy.copy(get_default_mode())``), since the
+    registered modes are shared; ``excluding``/``including`` return new modes."""
 
     name: str
     backend: str = "NUMPY"
     rewrites: object = True   # True: all rules; a Rewrites: those; False: none
     check: bool = False       # validate every intermediate (type, shape, NaN/Inf)
+
+    def excluding(self, *tags):
+        """This mode without the rewrite rules named by ``tags`` (a rule's name, or a phase such as
+        ``"specialize"``).  A tag naming no rule here -- Theano's optimizer tags such as
+        ``"fusion"`` -- matches nothing, as an unknown tag does in Theano: rewrites never change
+        results, only speed."""
+        matched = _rules_tagged(tags)
+        if self.rewrites is False or not matched:
+            return self
+        r = Rewrites() if self.rewrites is True else self.rewrites
+        return replace(self, rewrites=Rewrites(exclude=tuple(dict.fromkeys(r.exclude + matched)),
+                                               include=r.include, phases=r.phases))
+
+    def including(self, *tags):
+        """This mode with the rules named by ``tags`` switched back on (an excluded rule, or one
+        outside an ``include`` list); rules outside the mode's phases stay off."""
+        matched = _rules_tagged(tags)
+        if self.rewrites is True or not matched:
+            return self
+        r = Rewrites(include=()) if self.rewrites is False else self.rewrites
+        include = None if r.include is None else tuple(dict.fromkeys(r.include + matched))
+        return replace(self, rewrites=Rewrites(exclude=tuple(n for n in r.exclude if n not in matched),
+                                               include=include, phases=r.phases))
+
+
+def _rules_tagged(tags):
+    """The registered rules whose name or phase is among ``tags``, in the order they were registered."""
+    from .rewrite import REGISTRY
+    return tuple(n for n, rule in REGISTRY.rules.items() if n in tags or rule.phase in tags)
 
 
 BACKENDS = {}
@@ -75,6 +107,11 @@ def get_mode(mode=None):
         raise ValueError(f"mode {found.name} needs the {found.backend} backend, which is not installed; "
                          f"installed: {', '.join(sorted(BACKENDS))}")
     return found
+
+
+def get_default_mode():
+    """The mode ``function`` uses when given none (``config.mode``), as ``theano.compile.get_default_mode``."""
+    return get_mode(None)
 
 
 def backend_of(mode):

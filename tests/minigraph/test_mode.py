@@ -68,3 +68,37 @@ def test_mode_from_the_environment():
     env = dict(os.environ, MINIGRAPH_MODE="nanguardmode", PYTHONPATH=root)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["nanguardmode", "NANGUARDMODE"]
+
+
+def test_default_mode_excluding_and_including_as_in_theano():
+    """theano.compile.get_default_mode().excluding(...): rules off by name or phase, Theano's own
+    tags (which name nothing here) change nothing, including(...) turns a rule back on."""
+    x = T.dvector("x")
+    assert theano.compile.get_default_mode() is theano.compile.mode.get_default_mode() is get_mode(None)
+    default = get_mode("FAST_RUN")  # the numpy executor's program shows the rewritten nodes
+
+    def ops(mode):
+        f = theano.function([x], (x ** 2).sum(), mode=mode)
+        assert f(np.arange(3.0)) == 5.0
+        return " ".join(str(n.op) for n in f.program.nodes)
+
+    assert "sqr" in ops(default)
+    assert "sqr" not in ops(default.excluding("specialize"))
+    assert default.excluding("fusion", "inplace") == default
+    assert "sqr" in ops(default.excluding("specialize").including("specialize"))
+    no_prune = default.excluding("scan_prune")
+    assert "scan_prune" not in no_prune.rewrites.enabled()
+    assert "scan_prune" in no_prune.including("scan_prune").rewrites.enabled()
+    assert "sqr" not in ops(get_mode("FAST_COMPILE").including("fusion"))
+
+
+def test_a_copied_mode_can_be_changed_without_touching_the_registered_one():
+    """Theano's test modules copy the default mode and set attributes on the copy."""
+    import copy
+    m = copy.copy(get_mode("FAST_RUN"))
+    m.check = True
+    m.check_isfinite = False  # a DebugMode attribute in Theano: set, and nothing here reads it
+    x = T.dvector("x")
+    with pytest.raises(Exception, match="NaN|nan"):
+        theano.function([x], T.log(x), mode=m)(np.array([-1.0]))
+    assert get_mode("FAST_RUN").check is False
