@@ -41,6 +41,8 @@ class TensorType:
     __slots__ = ("dtype", "shape")
 
     def __init__(self, dtype, shape=None, name=None, broadcastable=None):
+        if dtype == "floatX":  # Theano's spelling of config.floatX
+            dtype = config.floatX
         canon = _DTYPE_NAMES.get(dtype)  # ``name`` (Theano's type name) is accepted and unused
         if canon is None:  # np.dtype(...).name costs microseconds; graphs make one type per variable
             canon = _DTYPE_NAMES[dtype] = np.dtype(dtype).name

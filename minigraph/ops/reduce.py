@@ -14,6 +14,8 @@ def normalize_axis(axis, ndim, what):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
+        if isinstance(a, np.ndarray) and a.ndim == 0 and a.dtype.kind in "iu":
+            a = int(a)  # Theano's tests pass [np.array(0), np.array(1)]
         if not isinstance(a, (int, np.integer)):
             raise TypeError(f"{what}: axis must be an int or a tuple of ints, got {a!r}")
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):

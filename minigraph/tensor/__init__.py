@@ -178,9 +178,16 @@ def clip(x, lo, hi):
     return _e.Clip()(x, lo, hi)
 
 
+def _dtype_name(dtype, default=None):
+    """A dtype's name; Theano's 'floatX' means config.floatX, None means ``default``."""
+    if dtype is None:
+        return default
+    return config.floatX if dtype == "floatX" else np.dtype(dtype).name
+
+
 def cast(x, dtype):
     """Convert ``x`` to ``dtype`` ('floatX' means config.floatX)."""
-    dtype = config.floatX if dtype == "floatX" else np.dtype(dtype).name
+    dtype = _dtype_name(dtype)
     x = as_variable(x)
     return x if x.dtype == dtype else _b.Cast(dtype)(x)
 
@@ -202,7 +209,7 @@ def _reduce(cls, x, axis, keepdims, what, **params):
 def _acc_params(x, dtype, acc_dtype, what):
     x = as_variable(x)
     acc = _r.acc_dtype_for(x.dtype, acc_dtype, what)
-    out = None if dtype is None else (config.floatX if dtype == "floatX" else np.dtype(dtype).name)
+    out = _dtype_name(dtype)
     return {"acc": None if acc == x.dtype else acc, "dtype": out}
 
 
@@ -475,24 +482,24 @@ def fill(model, value):
 
 def zeros_like(x, dtype=None):
     x = as_variable(x)
-    return alloc(np.zeros((), dtype=dtype or x.dtype), shape(x))
+    return alloc(np.zeros((), dtype=_dtype_name(dtype, x.dtype)), shape(x))
 
 
 def ones_like(x, dtype=None):
     x = as_variable(x)
-    return alloc(np.ones((), dtype=dtype or x.dtype), shape(x))
+    return alloc(np.ones((), dtype=_dtype_name(dtype, x.dtype)), shape(x))
 
 
 def zeros(shape_, dtype=None):
     if isinstance(shape_, (int, np.integer)):
         shape_ = (shape_,)
-    return alloc(np.zeros((), dtype=dtype or config.floatX), shape_)
+    return alloc(np.zeros((), dtype=_dtype_name(dtype, config.floatX)), shape_)
 
 
 def ones(shape_, dtype=None):
     if isinstance(shape_, (int, np.integer)):
         shape_ = (shape_,)
-    return alloc(np.ones((), dtype=dtype or config.floatX), shape_)
+    return alloc(np.ones((), dtype=_dtype_name(dtype, config.floatX)), shape_)
 
 
 def arange(start, stop=None, step=1, dtype=None):
@@ -501,7 +508,7 @@ def arange(start, stop=None, step=1, dtype=None):
     if dtype is None:
         kinds = {as_variable(v).dtype for v in (start, stop, step)}
         dtype = "int64" if all(np.dtype(k).kind in "iub" for k in kinds) else config.floatX
-    return _b.Arange(np.dtype(dtype).name)(start, stop, step)
+    return _b.Arange(_dtype_name(dtype))(start, stop, step)
 
 
 # --------------------------------------------------------------------------- linear algebra

@@ -205,10 +205,22 @@ def test_tensordot_with_axis_lists():
 def test_reductions_take_numpy_integer_and_array_axes():
     x = T.dtensor3("x")
     v = np.arange(24.0).reshape(2, 3, 4)
-    for axis in (np.int64(1), np.int32(-1), np.array(0), np.array([0, 2]), [np.int64(0), np.int64(1)]):
-        ref_axis = tuple(np.atleast_1d(axis).tolist())
+    for axis in (np.int64(1), np.int32(-1), np.array(0), np.array([0, 2]), [np.int64(0), np.int64(1)],
+                 [np.array(0), np.array(2)]):
+        ref_axis = tuple(np.atleast_1d(np.array(axis)).tolist())
         for fn, ref in ((T.sum, np.sum), (T.mean, np.mean), (T.max, np.max), (T.prod, np.prod)):
             np.testing.assert_allclose(run(fn(x, axis=axis), [x], [v]), ref(v, axis=ref_axis))
+
+
+def test_floatx_as_a_dtype_name_follows_config():
+    for floatx in ("float32", "float64"):
+        with theano.change_flags(floatX=floatx):
+            assert T.TensorType("floatX", (None,))("v").dtype == floatx
+            assert T.cast(T.ivector(), "floatX").dtype == floatx
+            assert T.zeros((2,), dtype="floatX").dtype == floatx
+            assert T.ones_like(T.ivector(), dtype="floatX").dtype == floatx
+            assert T.arange(3, dtype="floatX").dtype == floatx
+            assert T.sum(T.ivector(), dtype="floatX").dtype == floatx
 
 
 def test_swapaxes_validates_its_axes():
