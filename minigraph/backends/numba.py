@@ -32,11 +32,12 @@ MAX_SEGMENT = 400
 # vectorised versions of numba_math.)  Measured with libm's exp on the LSTM training step: ~100 a step
 # (S1, B=1, H=20) ran 2.2x faster than numpy mode, ~20000 (S2, B=32, H=128) 1.6x slower.
 MAX_TRANSCENDENTAL = 2048
-# and numpy's vectorised loops still win on big arrays: the LSTM step at S2 (~40000 elementwise results a
-# step) with its loops jitted took 1.02x the hand-written numpy step in float64 (numpy loops: 1.05x) and
-# 1.26x in float32 (1.08x), measured in one run with the vectorised exp.  The task sizes (B=32, H=16:
-# ~5000 a step) gain: the adding task at T=100 took 0.72 of numpy mode's wall time end to end.
-MAX_ELEMENTWISE = 8192
+# and numpy's vectorised loops still win on big arrays: the LSTM step at S2 (forward loop 53,248 elementwise
+# results a step, backward 77,824) with its loops jitted took 1.02x the hand-written numpy step in float64
+# (numpy loops: 1.05x) and 1.26x in float32 (1.08x), measured in one run with the vectorised exp.  The
+# adding task's sizes (B=32, H=16: ~6,700 forward, ~9,700 backward) gain: with both loops jitted its
+# training took 2.27 s of CPU against 3.17 s with the backward loop on numpy (numpy mode: 3.16 s).
+MAX_ELEMENTWISE = 16384
 # libm's functions, called per element (exp and tanh in loops call numba_math's vectorised versions)
 _TRANSCENDENTAL = tuple(f"{lib}.{f}(" for lib in ("np", "math")
                         for f in ("exp", "tanh", "log", "log1p", "expm1", "sin", "cos", "logaddexp", "sqrt"))
