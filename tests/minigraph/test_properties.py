@@ -154,9 +154,8 @@ def test_random_graphs_have_the_same_values_with_and_without_rewrites(steps, see
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
-@pytest.mark.numpy_executor  # bit-exact against the numpy interpreter: the numpy executor's buffer reuse
+@pytest.mark.numpy_executor  # numpy's generated code (its buffer reuse) against its own interpreter, bit for bit
 @SETTINGS
-@pytest.mark.numpy_executor  # numpy's generated code against its own interpreter, bit for bit
 @given(steps=programs(), seed=st.integers(0, 2 ** 16), static=st.booleans())
 def test_random_graphs_compiled_equal_the_node_by_node_interpreter(steps, seed, static):
     """The generated code writes results into dead buffers; the interpreter never does."""
