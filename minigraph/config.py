@@ -7,6 +7,7 @@ with the environment variable ``MINIGRAPH_FLOATX`` (``THEANO_FLAGS=floatX=...``
 is read as well, so old scripts keep working).  ``mode`` is the default mode of
 ``function`` (``MINIGRAPH_MODE`` or ``THEANO_FLAGS=mode=...``; see minigraph/mode.py).
 """
+import functools
 import os
 
 _ALLOWED_FLOATX = ("float64", "float32", "float16")
@@ -87,8 +88,6 @@ class change_flags:  # noqa: N801 - Theano's name, used as a decorator and as a 
         return False
 
     def __call__(self, fn):
-        import functools
-
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with self:

@@ -16,7 +16,7 @@ with the list of choices.  ``config.mode`` (or the environment variable ``MINIGR
 from dataclasses import dataclass, replace
 
 from .config import config
-from .rewrite import Rewrites
+from .rewrite import REGISTRY, Rewrites
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,6 @@ class Mode:
 
 def _rules_tagged(tags):
     """The registered rules whose name or phase is among ``tags``, in the order they were registered."""
-    from .rewrite import REGISTRY
     return tuple(n for n, rule in REGISTRY.rules.items() if n in tags or rule.phase in tags)
 
 

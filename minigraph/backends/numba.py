@@ -322,7 +322,7 @@ def _hoist_views(units, outputs):
     later = {id(v) for v in outputs}
     result = []
     for unit in reversed(units):
-        if getattr(unit, "jitted", False):
+        if isinstance(unit, Segment):
             kept, moved = [], []
             read_inside = set()
             for node in reversed(unit):

@@ -26,6 +26,14 @@ def _rows(x):
     return T.reshape(x, (-1, T.shape_i(x, -1)))
 
 
+def _numba_matrix(arg, ndim, split):
+    """numba source for input ``arg`` (ndim dims) seen as a C-ordered matrix: its axes before
+    ``split`` make the rows, the rest the columns (a template: ``{0}`` is the first input)."""
+    def size(axes):
+        return " * ".join(f"{{{arg}}}.shape[{i}]" for i in axes) or "1"
+    return f"np.ascontiguousarray({{{arg}}}).reshape(({size(range(split))}, {size(range(split, ndim))}))"
+
+
 def _jax_product(node, product):
     """A product in JAX, in the node's dtype (numpy's promotion: jax's would differ for mixed ints and floats)."""
     import jax.numpy as jnp
@@ -67,9 +75,9 @@ class Dot(Op):
             return Lowering("dot", "np.dot({0}, {1})")
         if b.ndim != 2:
             return None
-        rows = " * ".join(f"{{0}}.shape[{i}]" for i in range(a.ndim - 1))
-        return Lowering("expr", f"np.dot(np.ascontiguousarray({{0}}).reshape(({rows}, {{0}}.shape[{a.ndim - 1}])), {{1}})"
+        return Lowering("expr", f"np.dot({_numba_matrix(0, a.ndim, a.ndim - 1)}, {{1}})"
                                 f".reshape({{0}}.shape[:{a.ndim - 1}] + {{1}}.shape[1:])")
+
     def lower_jax(self, node):
         def dot(jnp, a, b):
             k = 0 if b.ndim == 1 else -2
@@ -165,13 +173,9 @@ class Tensordot(Op):
         out = node.outputs[0]
         if not (a.dtype == b.dtype == out.dtype and a.dtype in ("float32", "float64")) or out.ndim == 0:
             return None
-
-        def size(arg, axes):
-            return " * ".join(f"{{{arg}}}.shape[{i}]" for i in axes) or "1"
         n = self.n
-        a2 = f"np.ascontiguousarray({{0}}).reshape(({size(0, range(n))}, {size(0, range(n, a.ndim))}))"
-        b2 = f"np.ascontiguousarray({{1}}).reshape(({size(1, range(n))}, {size(1, range(n, b.ndim))}))"
-        return Lowering("expr", f"np.dot({a2}.T, {b2}).reshape({{0}}.shape[{n}:] + {{1}}.shape[{n}:])")
+        return Lowering("expr", f"np.dot({_numba_matrix(0, a.ndim, n)}.T, {_numba_matrix(1, b.ndim, n)})"
+                                f".reshape({{0}}.shape[{n}:] + {{1}}.shape[{n}:])")
 
     def lower_jax(self, node):
         axes = (tuple(range(self.n)), tuple(range(self.n)))

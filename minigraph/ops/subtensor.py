@@ -259,6 +259,7 @@ class Subtensor(Op):
             return None
         names = iter([f"{{{k}}}" for k in range(1, len(node.inputs))])
         return Lowering("view", "{0}[" + (_spec_str(self.spec, names) or "()") + "]")
+
     def lower_jax(self, node):
         return lambda x, *vals: x[_jax_index(self, x, vals)]
 
